@@ -10,7 +10,15 @@ import numpy as np
 
 
 def _as_array(x):
-    return x if isinstance(x, jax.Array) else jnp.asarray(x)
+    """JAX arrays and tracers pass through; numbers become float64 NumPy arrays.
+
+    Keeping host values in float64 means a parameter set built before `enable_x64()`
+    loses no precision; `jit` casts them to the working precision when it traces.
+    """
+    if isinstance(x, jax.Array):
+        return x
+    x = np.asarray(x)
+    return x.astype(np.float64) if np.issubdtype(x.dtype, np.number) else x
 
 
 def param(
@@ -33,7 +41,7 @@ def param(
     - `lower`: smallest admissible value (`None` for no bound). Rates and sizes default to `0`.
     - `strict`: whether `lower` itself is excluded.
 
-    The value is stored as a JAX array, so a new value never recompiles a jitted solve.
+    The value is stored as an array leaf, so a new value never recompiles a jitted solve.
     """
     meta = dict(units=units, doc=doc, source=source, lower=lower, strict=strict)
     return eqx.field(default=default, converter=_as_array, metadata=meta)
@@ -100,6 +108,14 @@ class Parameters(eqx.Module):
     def as_dict(self) -> dict[str, Any]:
         """Values as Python floats (or nested lists for batched parameters)."""
         return {n: np.asarray(getattr(self, n)).tolist() for n in self.names()}
+
+    def in_axes(self) -> "Parameters":
+        """`vmap` axes: 0 for batched (non-scalar) values, `None` for shared scalars.
+
+        `jax.vmap(f, in_axes=(p.in_axes(),))(p)` maps over a parameter sweep built with
+        e.g. `p.replace(r=jnp.linspace(0.1, 0.3, 1000))`.
+        """
+        return jax.tree_util.tree_map(lambda x: 0 if jnp.ndim(x) > 0 else None, self)
 
     def astype(self, dtype) -> "Parameters":
         """The same parameters with every floating leaf cast to `dtype`."""

@@ -144,7 +144,8 @@ class ODEScenario(Scenario):
         metrics = {} if self.metrics is None else self.metrics(self.model, params, sol)
         return ScenarioResult(
             scenario=self, params=params, columns=sol.to_columns(), ok=sol.ok, message=sol.message,
-            wall_time=wall, metrics=_jsonable(metrics), extra={"solver_steps": _jsonable(sol.stats)},
+            wall_time=wall, metrics=_jsonable(metrics),
+            extra={"precision": str(sol.ys.dtype), "solver_steps": _jsonable(sol.stats)},
         )
 
     def plot(self, result, path):

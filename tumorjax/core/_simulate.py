@@ -70,9 +70,8 @@ def _status(model, params, ts, ys, t_stop, y_stop, result):
     return status.astype(jnp.int32), t_stop
 
 
-@eqx.filter_jit
-@eqx.debug.assert_max_traces(max_traces=None)
-def _solve(model, params, y0, t0, t1, ts, solver, rtol, atol, dt0, max_steps, progress_meter, adjoint):
+@eqx.debug.assert_max_traces(max_traces=None)  # counts traces; tests read eqx.debug.get_num_traces
+def _solve_impl(model, params, y0, t0, t1, ts, solver, rtol, atol, dt0, max_steps, progress_meter, adjoint):
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     jumps = model.jump_times()
     if jumps is not None:
@@ -96,6 +95,9 @@ def _solve(model, params, y0, t0, t1, ts, solver, rtol, atol, dt0, max_steps, pr
     status, t_stop = _status(model, params, ts, ys, t_stop, y_stop, sol.result)
     stats = {k: sol.stats[k] for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")}
     return Solution(ts=ts, ys=ys, status=status, t_stop=t_stop, stats=stats, state_names=model.state_names)
+
+
+_solve = eqx.filter_jit(_solve_impl)
 
 
 def simulate(

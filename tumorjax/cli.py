@@ -1,0 +1,168 @@
+"""The `tumorjax` command line: list, show, run and analyse scenarios."""
+
+import argparse
+import json
+import pathlib
+import sys
+
+_EPILOG = "Examples:\n  tumorjax list\n  tumorjax run te-kuznetsov --out out/kuz --set r=0.2 --x64\n" \
+          "  tumorjax equilibria te-kuznetsov --json"
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _parse_sets(pairs) -> dict[str, float]:
+    values = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CLIError(f"--set expects NAME=VALUE, got {pair!r}")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise CLIError(f"--set {name}: {value!r} is not a number") from None
+    return values
+
+
+def _parameters(scenario, args):
+    values = {}
+    if getattr(args, "params", None):
+        path = pathlib.Path(args.params)
+        if not path.is_file():
+            raise CLIError(f"--params: no such file {path}")
+        data = json.loads(path.read_text())
+        data = data.get("parameters", data)  # a summary.json works too
+        if not isinstance(data, dict):
+            raise CLIError(f"--params: {path} must hold a JSON object of NAME: VALUE")
+        values.update(data)
+    values.update(_parse_sets(args.set))
+    try:
+        return scenario.params.replace(**values) if values else scenario.params
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"scenario {scenario.name}: {e}") from None
+
+
+def _scenario(name):
+    from .core import get_scenario
+
+    try:
+        return get_scenario(name)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+def _cmd_list(args):
+    from .core import list_scenarios
+
+    rows = [(s.name, s.description, s.source) for s in list_scenarios()]
+    if args.json:
+        print(json.dumps([dict(name=n, description=d, source=s) for n, d, s in rows], indent=2))
+    else:
+        width = max(len(n) for n, _, _ in rows)
+        for name, description, _ in rows:
+            print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def _cmd_show(args):
+    scenario = _scenario(args.scenario)
+    params = _parameters(scenario, args)
+    print(f"{scenario.name}: {scenario.description}\nsource: {scenario.source}\nmodel: {scenario.model_name}")
+    print(f"initial state: {scenario.initial_state()}\nparameters:\n{params.describe()}")
+    return 0
+
+
+def _cmd_run(args):
+    from .core import enable_x64
+
+    if args.x64:
+        enable_x64()
+    scenario = _scenario(args.scenario)
+    params = _parameters(scenario, args)
+    if args.t_end is not None and not args.t_end > 0:
+        raise CLIError(f"--t-end must be positive, got {args.t_end}")
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    result = scenario.run(params, t_end=args.t_end, progress=progress)
+    paths = result.write(args.out, figure=not args.no_figure)
+    summary = result.summary()
+    print(f"{scenario.name}: {summary['status']} ({result.message}) in {result.wall_time:.3f} s")
+    print("final state: " + ", ".join(f"{k} = {v:.6g}" for k, v in summary["final_state"].items()))
+    for kind, path in paths.items():
+        print(f"wrote {path}")
+    return 0 if result.ok else 1
+
+
+def _cmd_equilibria(args):
+    from .analysis import find_equilibria
+    from .core import ODEScenario, enable_x64
+
+    enable_x64()  # equilibria and eigenvalues are computed in float64
+    scenario = _scenario(args.scenario)
+    if not isinstance(scenario, ODEScenario):
+        raise CLIError(f"equilibria needs an ODE scenario; {scenario.name} is a {type(scenario).__name__}")
+    params = _parameters(scenario, args)
+    found = find_equilibria(scenario.model, params, n_starts=args.n_starts)
+    if args.json:
+        print(json.dumps({"scenario": scenario.name, "parameters": params.as_dict(),
+                          "equilibria": [e.as_dict() for e in found]}, indent=2))
+        return 0
+    names = scenario.model.state_names
+    for e in found:
+        state = ", ".join(f"{n} = {v:.6g}" for n, v in zip(names, e.state))
+        eigs = ", ".join(f"{z.real:.4g}{z.imag:+.4g}i" if z.imag else f"{z.real:.4g}" for z in e.eigenvalues)
+        print(f"{state:<40} {e.kind:<15} eigenvalues: {eigs}")
+    return 0
+
+
+def _add_param_options(p):
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
+    p.add_argument("--params", metavar="FILE.json", help="parameter values from a JSON object (or a summary.json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tumorjax", description=__doc__, epilog=_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="scenario names with one-line descriptions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("show", help="a scenario's source, initial state and parameters with units")
+    p.add_argument("scenario")
+    _add_param_options(p)
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("run", help="run a scenario; write timeseries.csv, summary.json, figure.png")
+    p.add_argument("scenario")
+    p.add_argument("--out", default="out", help="output folder (default: out)")
+    _add_param_options(p)
+    p.add_argument("--t-end", type=float, help="final time (default: the scenario's horizon)")
+    p.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
+    p.add_argument("--no-figure", action="store_true", help="skip figure.png")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("equilibria", help="every equilibrium with eigenvalues and stability (float64)")
+    p.add_argument("scenario")
+    _add_param_options(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--n-starts", type=int, default=256, help="Newton starting points")
+    p.set_defaults(func=_cmd_equilibria)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as e:
+        print(f"tumorjax: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,32 +32,36 @@ class Equilibrium:
 
 
 def _newton(f, y, scale, n_iter):
-    """Damped Newton: each step is halved until the scaled residual norm decreases."""
-    fscale = jnp.maximum(jnp.max(jnp.abs(f(scale))), 1e-300)
+    """Damped Newton: each step is halved until the scaled residual norm decreases.
+
+    Returns the last iterate, the size of its last step relative to `scale` (0 once
+    no step improves the residual, e.g. at an exact root) and its scaled residual.
+    """
+    fscale = jnp.maximum(jnp.max(jnp.abs(f(scale))), jnp.finfo(scale.dtype).tiny)
     halvings = 0.5 ** jnp.arange(12)
 
     def norm(x):
-        return jnp.linalg.norm(f(x) / fscale)
+        n = jnp.linalg.norm(f(x) / fscale)
+        return jnp.where(jnp.isfinite(n), n, jnp.inf)
 
     def body(_, carry):
         y, _ = carry
-        J = jax.jacfwd(f)(y)
-        step = jnp.linalg.solve(J, -f(y))
+        step = jnp.linalg.solve(jax.jacfwd(f)(y), -f(y))
+        step = jnp.where(jnp.all(jnp.isfinite(step)), step, 0.0)
         trials = y[None, :] + halvings[:, None] * step[None, :]
-        norms = jax.vmap(norm)(trials)
-        norms = jnp.where(jnp.isfinite(norms), norms, jnp.inf)
-        better = norms < norm(y)
-        k = jnp.where(jnp.any(better), jnp.argmax(better), halvings.size - 1)
-        return trials[k], jnp.max(jnp.abs(trials[k] - y) / scale)
+        better = jax.vmap(norm)(trials) < norm(y)
+        new = jnp.where(jnp.any(better), trials[jnp.argmax(better)], y)
+        return new, jnp.max(jnp.abs(new - y) / scale)
 
-    return jax.lax.fori_loop(0, n_iter, body, (y, jnp.asarray(jnp.inf, y.dtype)))
+    y, last_step = jax.lax.fori_loop(0, n_iter, body, (y, jnp.asarray(jnp.inf, y.dtype)))
+    return y, last_step, norm(y)
 
 
 @eqx.filter_jit
 def _solve_all(model, params, starts, scale, t, n_iter):
     f = lambda y: model.vector_field(t, y, params)  # noqa: E731
-    ys, last_step = jax.vmap(lambda y0: _newton(f, y0, scale, n_iter))(starts)
-    return ys, last_step, jax.vmap(f)(ys)
+    ys, last_step, residual = jax.vmap(lambda y0: _newton(f, y0, scale, n_iter))(starts)
+    return ys, last_step, residual, jax.vmap(f)(ys)
 
 
 def _starts(key, scale, n_starts):
@@ -90,7 +94,8 @@ def find_equilibria(
       the box given by `model.state_scale(params)`, with some coordinates exactly zero so
       that boundary equilibria (tumour-free, immune-free) are found.
     - `t`: the time at which an autonomous-looking field is frozen.
-    - `tol`: convergence tolerance on the last Newton step, relative to the state scale.
+    - `tol`: convergence tolerance on the last Newton step (relative to the state scale)
+      and on the residual (relative to the field's magnitude at that scale).
     - `nonnegative`: keep only biologically relevant (non-negative) states; default
       `model.nonnegative`.
 
@@ -106,15 +111,19 @@ def find_equilibria(
     if starts.ndim != 2 or starts.shape[1] != model.n_states:
         raise ValueError(f"starts must have shape (n, {model.n_states}), got {starts.shape}")
 
-    ys, last_step, fs = (
+    ys, last_step, residual, fs = (
         np.asarray(a) for a in _solve_all(model, params, starts, scale, jnp.asarray(t, scale.dtype), n_iter)
     )
     scale = np.asarray(scale)
-    ok = np.isfinite(ys).all(1) & np.isfinite(fs).all(1) & (last_step < tol)
+    ok = np.isfinite(ys).all(1) & np.isfinite(fs).all(1) & (last_step < tol) & (residual < tol)
     if nonnegative:
         ok &= (ys >= -tol * scale).all(1)
+    # Within a cluster of duplicates keep a point on an invariant subspace if there is one
+    # (T = 0 exactly, reached from a start with T = 0, rather than T = 1e-23), then the
+    # best-converged one.
+    order = np.lexsort((np.max(np.abs(fs[ok]), axis=1), -np.sum(ys[ok] == 0, axis=1)))
     found: list[np.ndarray] = []
-    for y in ys[ok]:
+    for y in ys[ok][order]:
         if not any(np.all(np.abs(y - z) <= 1e3 * tol * scale + 1e-6 * np.abs(z)) for z in found):
             found.append(y)
     found.sort(key=lambda y: tuple(y))

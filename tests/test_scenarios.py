@@ -1,0 +1,48 @@
+"""The scenario catalogue: every scenario runs and reports what its description claims."""
+
+import numpy as np
+import pytest
+
+import tumorjax as tj
+from tumorjax.core import get_scenario, list_scenarios
+
+NAMES = [s.name for s in list_scenarios()]
+
+
+def test_catalogue_is_complete():
+    for name in ["growth-exponential", "growth-logistic", "growth-gompertz", "growth-bertalanffy",
+                 "te-invasion", "te-elimination", "te-kuznetsov", "te-therapy", "il2-cytokine"]:
+        assert name in NAMES
+
+
+def test_unknown_scenario_lists_known_ones():
+    with pytest.raises(ValueError, match="unknown scenario 'nope'; known scenarios: .*te-kuznetsov"):
+        get_scenario("nope")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_scenario_runs(name, tmp_path):
+    result = get_scenario(name).run()
+    assert result.ok, result.message
+    paths = result.write(tmp_path, figure=False)
+    header = paths["csv"].read_text().splitlines()[0].split(",")
+    assert header == ["t", *get_scenario(name).model.state_names]
+
+
+def test_scenarios_do_what_they_say():
+    final = {n: get_scenario(n).run().columns for n in
+             ["te-invasion", "te-elimination", "te-kuznetsov", "te-kuznetsov-escape", "te-therapy",
+              "te-therapy-stopped", "il2-cytokine"]}
+    assert final["te-invasion"]["T"][-1] > 1e8
+    assert final["te-elimination"]["T"][-1] < 1.0
+    assert 1e6 < final["te-kuznetsov"]["T"][-1] < 2e7  # dormancy near 8.19e6
+    np.testing.assert_allclose(final["te-kuznetsov-escape"]["T"][-1], 4.47e8, rtol=1e-3)
+    assert final["te-therapy"]["T"][-1] < 1e-2 * final["te-therapy"]["T"][0]
+    T = final["te-therapy-stopped"]["T"]
+    assert T.min() < 1e3 and T[-1] > 1e8  # controlled during therapy, relapse after
+    assert final["il2-cytokine"]["T"][-1] < 1.0 and final["il2-cytokine"]["E"].max() > 1e8
+
+
+def test_growth_metrics_report_closed_form_error():
+    m = get_scenario("growth-logistic").run().metrics
+    assert m["max_rel_error_vs_closed_form"] < 1e-6

@@ -41,7 +41,7 @@ def plot_ode_result(result, path=None, log: bool = True):
         ax.plot(cols["t"], cols[name], label=name, lw=1.5)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("t")
+    ax.set_xlabel(f"t [{result.extra.get('time_units', '')}]")
     ax.legend()
     ax.grid(alpha=0.3)
     status = "" if result.ok else f"  [{result.message.split(':')[0]}]"

@@ -25,6 +25,8 @@ class ODEModel(eqx.Module):
     stiff: ClassVar[bool] = False
     #: whether every state is a population (must start non-negative).
     nonnegative: ClassVar[bool] = True
+    #: the unit of t.
+    time_units: ClassVar[str] = "day"
 
     @abc.abstractmethod
     def vector_field(self, t, y: Float[Array, " n"], p: Parameters) -> Float[Array, " n"]:

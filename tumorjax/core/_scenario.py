@@ -145,7 +145,8 @@ class ODEScenario(Scenario):
         return ScenarioResult(
             scenario=self, params=params, columns=sol.to_columns(), ok=sol.ok, message=sol.message,
             wall_time=wall, metrics=_jsonable(metrics),
-            extra={"precision": str(sol.ys.dtype), "solver_steps": _jsonable(sol.stats)},
+            extra={"time_units": self.model.time_units, "precision": str(sol.ys.dtype),
+                   "solver_steps": _jsonable(sol.stats)},
         )
 
     def plot(self, result, path):

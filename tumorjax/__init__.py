@@ -1,12 +1,14 @@
 """tumorjax: simulate, calibrate and optimise tumour-immune models in JAX."""
 
+from . import analysis, dde, numerics, ode
 from .core import (
-    ODEModel, Parameters, PiecewiseConstant, ProgressBar, Solution, Status, default_float,
+    DDEModel, ODEModel, Parameters, PiecewiseConstant, ProgressBar, Solution, Status, default_float,
     enable_x64, param, simulate,
 )
 from .ode import (
     BertalanffyGrowth, BertalanffyParams, CytokineModel, CytokineParams, GrowthParams,
     TumourEffector, TumourEffectorParams, TumourGrowth,
 )
+from .numerics import solve_dde
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Shared machinery of every model family: parameters, models, solving, scenarios."""
 
-from ._model import ODEModel
+from ._model import DDEModel, ODEModel
 from ._params import Parameters, param
 from ._precision import default_float, enable_x64
 from ._progress import ProgressBar

@@ -58,3 +58,32 @@ class ODEModel(eqx.Module):
 
     def __call__(self, t, y, p):
         return self.vector_field(t, y, p)
+
+
+class DDEModel(eqx.Module):
+    """A delay model: dy/dt = f(t, y(t), y(t - tau_1), ..., y(t - tau_k)).
+
+    Subclasses set `state_names` and `params_class`, implement `vector_field(t, y, y_delayed, p)`
+    with `y_delayed` of shape `(n_delays, n_states)`, and `delays(p)` returning the constant
+    delays (traced, so they can be swept with `vmap` and differentiated).
+    """
+
+    state_names: ClassVar[tuple[str, ...]]
+    params_class: ClassVar[type[Parameters]]
+    nonnegative: ClassVar[bool] = True
+    time_units: ClassVar[str] = "day"
+
+    @abc.abstractmethod
+    def vector_field(self, t, y, y_delayed, p: Parameters):
+        """dy/dt given the current state and the delayed states."""
+
+    @abc.abstractmethod
+    def delays(self, p: Parameters) -> Float[Array, " k"]:
+        """The constant delays, shape `(n_delays,)`."""
+
+    def default_params(self) -> Parameters:
+        return self.params_class()
+
+    @property
+    def n_states(self) -> int:
+        return len(self.state_names)

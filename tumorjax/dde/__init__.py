@@ -1,0 +1,6 @@
+"""Seed 000 delay models and the delay-induced Hopf bifurcation."""
+
+from ._models import (
+    DelayedTumourEffector, DelayedTumourEffectorParams, Hutchinson, HutchinsonParams, LinearDelay,
+    LinearDelayParams,
+)

@@ -3,7 +3,7 @@
 from . import analysis, dde, numerics, ode
 from .core import (
     DDEModel, ODEModel, Parameters, PiecewiseConstant, ProgressBar, Solution, Status, default_float,
-    enable_x64, param, simulate,
+    enable_x64, get_scenario, list_scenarios, param, simulate,
 )
 from .ode import (
     BertalanffyGrowth, BertalanffyParams, CytokineModel, CytokineParams, GrowthParams,

@@ -6,7 +6,8 @@ import pathlib
 import sys
 
 _EPILOG = "Examples:\n  tumorjax list\n  tumorjax run te-kuznetsov --out out/kuz --set r=0.2 --x64\n" \
-          "  tumorjax equilibria te-kuznetsov --json"
+          "  tumorjax equilibria te-kuznetsov --json\n" \
+          "  tumorjax sweep dde-hutchinson-cycle --param tau --range 1 2.5 --n 40 --out out/sweep"
 
 
 class CLIError(Exception):
@@ -116,6 +117,40 @@ def _cmd_equilibria(args):
     return 0
 
 
+def _cmd_sweep(args):
+    import numpy as np
+
+    from .core import enable_x64
+    from .core._scenario import _jsonable
+    from .plotting import plot_sweep
+
+    if args.x64:
+        enable_x64()
+    scenario = _scenario(args.scenario)
+    if not hasattr(scenario, "sweep"):
+        raise CLIError(f"{scenario.name} has no sweep; sweeps are available for the dde- scenarios")
+    params = _parameters(scenario, args)
+    lo, hi = args.range
+    if not (hi > lo and args.n >= 2):
+        raise CLIError(f"--range needs A < B and --n >= 2, got {lo} {hi} and {args.n}")
+    try:
+        columns = scenario.sweep(args.param, np.linspace(lo, hi, args.n), params=params, t_end=args.t_end)
+    except ValueError as e:
+        raise CLIError(f"scenario {scenario.name}: {e}") from None
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(columns)
+    np.savetxt(out / "sweep.csv", np.column_stack([columns[n] for n in names]), delimiter=",",
+               header=",".join(names), comments="", fmt="%.10g")
+    summary = {"scenario": scenario.name, "parameter": args.param, "parameters": params.as_dict(),
+               "columns": {n: columns[n] for n in names}}
+    (out / "sweep.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    plot_sweep(columns, args.param, scenario.model.state_names, title=scenario.name, path=out / "sweep.png")
+    for f in ("sweep.csv", "sweep.json", "sweep.png"):
+        print(f"wrote {out / f}")
+    return 0
+
+
 def _add_param_options(p):
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
     p.add_argument("--params", metavar="FILE.json", help="parameter values from a JSON object (or a summary.json)")
@@ -146,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("sweep", help="oscillation amplitude and period against one parameter (one vmapped call)")
+    p.add_argument("scenario")
+    p.add_argument("--param", required=True, help="the parameter to sweep, e.g. tau")
+    p.add_argument("--range", nargs=2, type=float, required=True, metavar=("A", "B"))
+    p.add_argument("--n", type=int, default=50, help="number of values (default 50)")
+    p.add_argument("--out", default="out", help="output folder: sweep.csv, sweep.json, sweep.png")
+    _add_param_options(p)
+    p.add_argument("--t-end", type=float, help="final time (default: the scenario's horizon)")
+    p.add_argument("--x64", action="store_true", help="compute in float64")
+    p.set_defaults(func=_cmd_sweep)
+
     p = sub.add_parser("equilibria", help="every equilibrium with eigenvalues and stability (float64)")
     p.add_argument("scenario")
     _add_param_options(p)
@@ -156,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures go to files
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

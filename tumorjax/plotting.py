@@ -1,10 +1,7 @@
 """Figures for scenario results and analyses (matplotlib, no display needed)."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def _save(fig, path):
@@ -63,20 +60,44 @@ def plot_ode_result(result, path=None, log: bool = True):
 
 
 def plot_basins(basins, path=None, equilibria=None):
-    """A basin-of-attraction map from [`tumorjax.analysis.basin_map`][]."""
+    """A basin-of-attraction map from [`tumorjax.analysis.basin_map`][].
+
+    `equilibria` (from `find_equilibria`) are drawn on top: filled if stable, open if not.
+    """
     fig, ax = plt.subplots(figsize=(6, 5))
     x, y, labels = basins.x, basins.y, basins.labels
     cmap = plt.get_cmap("tab10")
-    n = int(labels.max()) + 1 if labels.size else 0
-    colours = np.array([cmap(i % 10) for i in range(max(n, 1))] + [(0.7, 0.7, 0.7, 1.0)])
+    colours = np.array([cmap(i % 10) for i in range(len(basins.attractors))] + [(0.7, 0.7, 0.7, 1.0)])
     img = colours[np.where(labels >= 0, labels, len(colours) - 1)]
-    ax.imshow(img, origin="lower", aspect="auto",
-              extent=[np.log10(x[0]), np.log10(x[-1]), np.log10(y[0]), np.log10(y[-1])])
+    lx, ly = np.log10(x), np.log10(y)
+    ax.imshow(img, origin="lower", aspect="auto", extent=[lx[0], lx[-1], ly[0], ly[-1]])
     for i, att in enumerate(basins.attractors):
         ax.plot([], [], "s", color=colours[i], label=f"{basins.state_names[0]}*={att[0]:.3g}, "
                 f"{basins.state_names[1]}*={att[1]:.3g}")
+    for e in equilibria or []:
+        ex, ey = (np.log10(max(v, lo)) for v, lo in zip(e.state[:2], (x[0], y[0])))
+        ax.plot(ex, ey, "o", ms=8, mec="k", mfc="k" if e.stable else "w", clip_on=False)
+    ax.set_xlim(lx[0], lx[-1])
+    ax.set_ylim(ly[0], ly[-1])
     ax.set_xlabel(f"log10 {basins.state_names[0]}(0)")
     ax.set_ylabel(f"log10 {basins.state_names[1]}(0)")
     ax.legend(fontsize=8, loc="upper right")
-    ax.set_title("basins of attraction")
+    ax.set_title("basins of attraction (dots: equilibria, filled = stable)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_sweep(columns: dict, param: str, state_names, title: str = "", path=None):
+    """Amplitude and period of each state against the swept parameter."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    x = columns[param]
+    for name in state_names:
+        axes[0].plot(x, columns[f"amplitude_{name}"], ".-", label=name)
+        axes[1].plot(x, columns[f"period_{name}"], ".-", label=name)
+    axes[0].set_ylabel("amplitude (half peak-to-peak, second half of horizon)")
+    axes[1].set_ylabel("period")
+    for ax in axes:
+        ax.set_xlabel(param)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_title(title, fontsize=10)
     return _save(fig, path)

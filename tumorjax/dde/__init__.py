@@ -4,3 +4,4 @@ from ._models import (
     DelayedTumourEffector, DelayedTumourEffectorParams, Hutchinson, HutchinsonParams, LinearDelay,
     LinearDelayParams,
 )
+from ._scenarios import DDEScenario

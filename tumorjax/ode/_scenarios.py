@@ -30,14 +30,23 @@ def _te_metrics(model, p, sol):
         "T_final": float(T[-1]),
         "T_max": float(np.max(T)),
         "T_min": float(np.min(T)),
+        "t_T_below_one_cell": _time_below_one_cell(sol),
     }
     if model.proliferation == "saturating" and float(p.eps) > 0:
         out["T_peak_stimulation"] = float(peak_stimulation(p))
     return out
 
 
+def _time_below_one_cell(sol):
+    """First save time after the peak at which T < 1 cell (None if never)."""
+    T, ts = np.asarray(sol["T"]), np.asarray(sol.ts)
+    after = np.flatnonzero((np.arange(T.size) > np.argmax(T)) & (T < 1.0))
+    return float(ts[after[0]]) if after.size else None
+
+
 def _cytokine_metrics(model, p, sol):
     return {
+        "t_T_below_one_cell": _time_below_one_cell(sol),
         "R_T_without_IL2": float(p.r * p.delta / (p.kappa * p.s)),
         "E_max": float(np.max(np.asarray(sol["E"]))),
         "I_max": float(np.max(np.asarray(sol["I"]))),
@@ -111,7 +120,8 @@ _mm_params = _mm.default_params().replace(r=0.2, K=1e9, k=1.0, theta=1e7, alpha=
 _u_min = float(minimum_dose(_mm, _mm_params))
 register(ODEScenario(
     name="te-therapy",
-    description=f"Michaelis-Menten killing with constant infusion u = 1.2 u_min (u_min = {_u_min:.4g} cells/day)",
+    description=f"Michaelis-Menten killing, infusion u = 1.2 u_min (u_min = {_u_min:.4g} cells/day): "
+    "the tumour-free state is locally stable and a small tumour is cleared",
     source=f"{_SEED}, The Invasion Threshold and Therapeutic Implications",
     model=_mm, params=_mm_params.replace(u=1.2 * _u_min), y0={"T": 1e5, "E": 1e5}, t_span=(0.0, 200.0),
     metrics=_te_metrics,
@@ -127,7 +137,7 @@ register(ODEScenario(
 _il2 = CytokineModel()
 register(ODEScenario(
     name="il2-cytokine",
-    description="IL-2 feedback: a growing tumour triggers a cytokine burst that clears it",
+    description="IL-2 feedback: a growing tumour triggers a cytokine burst that drives it below one cell",
     source=f"{_SEED}, Extending the Model: The Role of Cytokines",
     model=_il2, params=_il2.default_params(), y0={"T": 1e6, "E": 1e5, "I": 0.0}, t_span=(0.0, 300.0),
     n_save=601, metrics=_cytokine_metrics,

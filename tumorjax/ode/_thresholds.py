@@ -41,12 +41,14 @@ def tumour_reproduction_number(model: TumourEffector, p: TumourEffectorParams):
 
 
 def minimum_dose(model: TumourEffector, p: TumourEffectorParams):
-    r"""The smallest constant infusion $u$ that makes the tumour-free state stable.
+    r"""The smallest constant infusion $u$ that makes the tumour-free state locally stable.
 
     Stability needs $E_0 > E^\ast = G'(0)/F'(0)$; with $E_0$ the root of
     $s + u - \delta E - \gamma E^2$ this gives $u_{min} = \max(0, \delta E^\ast + \gamma E^{\ast 2} - s)$,
     which is the seed's $u_{min} = \max(0, r\theta\delta/k - \sigma)$ for Michaelis-Menten killing.
-    Infinite for a Hill response with $m > 1$. Does not depend on `p.u`.
+    Infinite for a Hill response with $m > 1$. Does not depend on `p.u`. Local only: with
+    saturating killing the system is bistable just above $u_{min}$ (a saddle separates
+    elimination from escape), so a large enough tumour still escapes.
     """
     slope = killing_slope_at_zero(model.killing, p.kappa, p.k, p.theta, p.m)
     E_star = _growth_slope(model, p) / jnp.where(slope > 0, slope, 1.0)

@@ -85,7 +85,10 @@ def _cmd_run(args):
     if args.t_end is not None and not args.t_end > 0:
         raise CLIError(f"--t-end must be positive, got {args.t_end}")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    result = scenario.run(params, t_end=args.t_end, progress=progress)
+    try:
+        result = scenario.run(params, t_end=args.t_end, progress=progress)
+    except ValueError as e:  # input the model rejects before solving (e.g. a delay beyond the horizon)
+        raise CLIError(f"scenario {scenario.name}: {e}") from None
     paths = result.write(args.out, figure=not args.no_figure)
     summary = result.summary()
     print(f"{scenario.name}: {summary['status']} ({result.message}) in {result.wall_time:.3f} s")

@@ -19,10 +19,11 @@ def _concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def initial_state(model: ODEModel, y0, dtype=None) -> jax.Array:
+def initial_state(model, y0, dtype=None, what: str = "y0") -> jax.Array:
     """`y0` as an array in the model's state order, checked for shape and sign.
 
-    `y0` may be an array of shape `(n_states,)` or a dict `{state name: value}`.
+    `y0` may be an array of shape `(n_states,)` or a dict `{state name: value}`; `what`
+    names it in error messages (e.g. "history" for a delay model).
     """
     names = model.state_names
     if isinstance(y0, dict):
@@ -30,20 +31,20 @@ def initial_state(model: ODEModel, y0, dtype=None) -> jax.Array:
         missing = [n for n in names if n not in y0]
         if unknown or missing:
             raise ValueError(
-                f"y0 for {type(model).__name__} needs exactly the states {names}; "
+                f"{what} for {type(model).__name__} needs exactly the states {names}; "
                 f"unknown {unknown}, missing {missing}"
             )
         y0 = jnp.stack([jnp.asarray(y0[n]) for n in names])
     y0 = jnp.asarray(y0, dtype)
     if y0.shape != (len(names),):
         raise ValueError(
-            f"y0 must have shape ({len(names)},) for the states {names} of "
+            f"{what} must have shape ({len(names)},) for the states {names} of "
             f"{type(model).__name__}, got shape {y0.shape}"
         )
     if model.nonnegative and _concrete(y0):
         v = np.asarray(y0)
         if not np.all(np.isfinite(v)) or np.any(v < 0):
-            raise ValueError(f"y0 must be finite and non-negative (populations), got {dict(zip(names, v.tolist()))}")
+            raise ValueError(f"{what} must be finite and non-negative (populations), got {dict(zip(names, v.tolist()))}")
     return y0
 
 

@@ -4,4 +4,8 @@ from ._models import (
     DelayedTumourEffector, DelayedTumourEffectorParams, Hutchinson, HutchinsonParams, LinearDelay,
     LinearDelayParams,
 )
+from ._characteristic import (
+    HopfPoint, characteristic_function, characteristic_roots, critical_delay, default_starts, delay_equilibrium,
+    delay_jacobians, hopf_closed_form, hopf_quadratic, hopf_scalar, quadratic_coefficients,
+)
 from ._scenarios import DDEScenario

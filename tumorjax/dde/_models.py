@@ -59,19 +59,34 @@ class DelayedTumourEffectorParams(Parameters):
 
     $$\frac{dT}{dt} = G(T) - F(T)E,\qquad
       \frac{dE}{dt} = s + \gamma T(t-\tau)E - \delta E - \varepsilon TE .$$
+
+    Seed 000 gives the form of this model but no numbers, so the defaults are illustrative.
+    Populations are non-dimensional, in units of the carrying capacity ($K = 1$; "cells"
+    below means "units of $K$"), time in days. For the default logistic growth and
+    mass-action killing the coexistence equilibrium is $(T^*, E^*) = (0.3, 0.35)$, and the
+    characteristic equation $\lambda^2 + p\lambda + q + ce^{-\lambda\tau} = 0$ has
+    $p = rT^*/K + s/E^* = 0.25$, $q = rsT^*/(KE^*) - \kappa\varepsilon T^*E^* = 0.015$,
+    $c = \kappa\gamma T^*E^* = 0.105$. The equilibrium is a stable focus at $\tau = 0$
+    (eigenvalues $-0.125 \pm 0.323i$); since $|c| > |q|$ it loses stability in a Hopf
+    bifurcation at $\tau^* = 2.6476$ days, $\omega^* = 0.29822$/day (period
+    $2\pi/\omega^* = 21.07$ days at onset; see [`tumorjax.dde.hopf_closed_form`][]). Above
+    $\tau^*$ it oscillates on a limit cycle whose amplitude grows from zero (supercritical
+    in simulation). The default $\tau = 4$ days lies above $\tau^*$: a cycle of period about
+    30 days. The Holling II/III constants `k`, `theta`, `m` are used only with those
+    killing laws.
     """
 
-    r: float = param(1.0, "1/day", "intrinsic tumour growth rate", _SRC)
+    r: float = param(0.5, "1/day", "intrinsic tumour growth rate", _SRC)
     K: float = param(1.0, "cells", "tumour carrying capacity", _SRC, strict=True)
     kappa: float = param(1.0, "1/(cell*day)", "mass-action killing coefficient", _SRC)
     k: float = param(1.0, "1/day", "maximal per-effector kill rate (Holling II/III)", _SRC)
     theta: float = param(1.0, "cells", "half-saturation of killing", _SRC, strict=True)
     m: float = param(2.0, "-", "Hill exponent", _SRC, lower=1.0)
     gamma: float = param(1.0, "1/(cell*day)", "delayed proliferation coefficient", _SRC)
-    s: float = param(0.1, "cells/day", "effector source", _SRC)
-    delta: float = param(1.0, "1/day", "effector death rate", _SRC, strict=True)
+    s: float = param(0.035, "cells/day", "effector source", _SRC)
+    delta: float = param(0.4, "1/day", "effector death rate", _SRC, strict=True)
     eps: float = param(0.0, "1/(cell*day)", "exhaustion coefficient", _SRC)
-    tau: float = param(1.0, "day", "delay between antigen presentation and effector arrival", _SRC, strict=True)
+    tau: float = param(4.0, "day", "delay between antigen presentation and effector arrival", _SRC, strict=True)
 
 
 class DelayedTumourEffector(DDEModel):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core._model import DDEModel
 from ..core._precision import resolve_dtype
+from ..core._simulate import initial_state
 from ..core._solution import Solution, Status
 
 
@@ -138,18 +139,8 @@ def solve_dde(
     n = model.n_states
     if history is None:
         raise ValueError(f"history is required: y(t) for t <= t0, states {model.state_names}")
-    if isinstance(history, dict):
-        missing = [s for s in model.state_names if s not in history]
-        if missing or set(history) - set(model.state_names):
-            raise ValueError(f"history needs exactly the states {model.state_names}; got {sorted(history)}")
-        history = [history[s] for s in model.state_names]
     if not callable(history):
-        value = jnp.asarray(history, dtype)
-        if value.shape != (n,):
-            raise ValueError(f"history must have shape ({n},) for the states {model.state_names}, got {value.shape}")
-        if model.nonnegative and _concrete(value) and np.any(np.asarray(value) < 0):
-            raise ValueError(f"history must be non-negative (populations), got {np.asarray(value)}")
-        history = ConstantHistory(value)
+        history = ConstantHistory(initial_state(model, history, dtype, what="history"))
     else:
         shape = jax.eval_shape(history, jnp.asarray(0.0, dtype)).shape
         if shape != (n,):

@@ -124,7 +124,7 @@ def _cmd_sweep(args):
     import numpy as np
 
     from .core import enable_x64
-    from .core._scenario import _jsonable
+    from .core._scenario import _jsonable, write_csv
     from .plotting import plot_sweep
 
     if args.x64:
@@ -142,11 +142,9 @@ def _cmd_sweep(args):
         raise CLIError(f"scenario {scenario.name}: {e}") from None
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(columns)
-    np.savetxt(out / "sweep.csv", np.column_stack([columns[n] for n in names]), delimiter=",",
-               header=",".join(names), comments="", fmt="%.10g")
+    write_csv(out / "sweep.csv", columns)
     summary = {"scenario": scenario.name, "parameter": args.param, "parameters": params.as_dict(),
-               "columns": {n: columns[n] for n in names}}
+               "columns": columns}
     (out / "sweep.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot_sweep(columns, args.param, scenario.model.state_names, title=scenario.name, path=out / "sweep.png")
     for f in ("sweep.csv", "sweep.json", "sweep.png"):

@@ -53,14 +53,19 @@ class ScenarioResult:
         out = pathlib.Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"csv": out / "timeseries.csv", "json": out / "summary.json"}
-        names = list(self.columns)
-        data = np.column_stack([np.asarray(self.columns[n], dtype=float) for n in names])
-        np.savetxt(paths["csv"], data, delimiter=",", header=",".join(names), comments="", fmt="%.10g")
+        write_csv(paths["csv"], self.columns)
         paths["json"].write_text(json.dumps(_jsonable(self.summary()), indent=2) + "\n")
         if figure:
             paths["png"] = out / "figure.png"
             self.scenario.plot(self, paths["png"])
         return paths
+
+
+def write_csv(path, columns: dict) -> None:
+    """Equal-length columns to a CSV file with a header row, in dict order."""
+    names = list(columns)
+    data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+    np.savetxt(path, data, delimiter=",", header=",".join(names), comments="", fmt="%.10g")
 
 
 def _jsonable(x):

@@ -20,6 +20,7 @@ test: $(BIN)/activate
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/bench_ensemble_ode.py
+	$(BIN)/python benchmarks/bench_dde_tau_sweep.py
 
 clean:
 	rm -rf $(VENV) out

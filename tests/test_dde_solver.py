@@ -153,3 +153,17 @@ def test_nan_gives_failed_status_and_says_when():
     assert sol.status == tj.Status.NONFINITE and not sol.ok
     assert 2.0 < float(sol.t_stop) <= 2.0 + 1 / 16 + 1e-12, sol.message
     assert "NONFINITE" in sol.message
+
+
+def test_sweep_horizon_checks():
+    model, p = LinearDelay(), LinearDelay().default_params()
+    # y' = -100 y(t - 2.5) oscillates with growing amplitude and overflows after t = 400;
+    # steps beyond t1 = 100 (n_intervals = 200 covers [0, 500]) must not fail the solve
+    long = solve_dde(model, p.replace(a=100.0, tau=2.5), [1.0], (0.0, 100.0), n_intervals=200, n_save=11)
+    ok = solve_dde(model, p.replace(a=100.0, tau=2.5), [1.0], (0.0, 100.0), n_save=11)
+    assert ok.ok and long.ok, long.message
+    np.testing.assert_allclose(long.ys, ok.ys, rtol=1e-12)
+    # too few intervals to reach t1 is a failure, not a silent extrapolation
+    short = solve_dde(Hutchinson(), None, [0.5], (0.0, 100.0), n_intervals=50)
+    assert short.status == tj.Status.SHORT_HORIZON and float(short.t_stop) == 50.0
+    assert "n_intervals" in short.message

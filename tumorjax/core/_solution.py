@@ -15,6 +15,7 @@ class Status(enum.IntEnum):
     NONFINITE = 2
     STEP_SIZE = 3
     SOLVER_FAILURE = 4
+    SHORT_HORIZON = 5
 
 
 _MESSAGES = {
@@ -24,6 +25,7 @@ _MESSAGES = {
     Status.NONFINITE: "the solution or its vector field became non-finite (NaN or inf)",
     Status.STEP_SIZE: "the step size fell below its minimum",
     Status.SOLVER_FAILURE: "the solver failed (e.g. a Newton iteration of an implicit step did not converge)",
+    Status.SHORT_HORIZON: "the steps taken end before t1 (n_intervals too small for this delay)",
 }
 
 

@@ -84,10 +84,13 @@ def _solve_impl(model, params, history, t0, t_end, ts, solver, M, K, L):
     u = (ts - t0) / h
     g = jnp.clip(jnp.floor(u), 0, N - 1).astype(jnp.int32)
     ys = hermite(Y[g], Y[g + 1], F[g], F[g + 1], h, (u - g)[:, None])
-    row_finite = jnp.all(jnp.isfinite(Y), axis=1)
+    # Steps past t_end (a sweep shares n_intervals across delays) do not count.
+    t_grid = t0 + jnp.arange(N + 1) * h
+    row_finite = jnp.all(jnp.isfinite(Y), axis=1) | (t_grid > t_end + h)
     bad = ~jnp.all(row_finite)
-    t_stop = jnp.where(bad, t0 + jnp.argmin(row_finite) * h, t_end)
-    status = jnp.where(bad, Status.NONFINITE, Status.SUCCESS).astype(jnp.int32)
+    short = t0 + N * h < t_end * (1 - 1e-12)
+    t_stop = jnp.where(bad, t_grid[jnp.argmin(row_finite)], jnp.where(short, t0 + N * h, t_end))
+    status = jnp.select([bad, short], [Status.NONFINITE, Status.SHORT_HORIZON], Status.SUCCESS).astype(jnp.int32)
     return Solution(ts=ts, ys=ys, status=status, t_stop=t_stop, stats={"num_steps": N, "step": h},
                     state_names=model.state_names)
 

@@ -52,3 +52,17 @@ def test_cli_run_and_sweep(tmp_path, capsys):
 def test_cli_errors(argv, message, tmp_path, capsys):
     assert main(argv + ["--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_tumour_immune_scenarios_either_side_of_the_hopf_point():
+    damped = get_scenario("dde-tumour-immune-damped").run()
+    cycle = get_scenario("dde-tumour-immune").run()
+    for r in (damped, cycle):
+        assert r.ok
+        np.testing.assert_allclose(r.metrics["tau_star"], 2.647597975575304, rtol=1e-10)
+        np.testing.assert_allclose([r.metrics["equilibrium"]["T"], r.metrics["equilibrium"]["E"]], [0.3, 0.35],
+                                   rtol=1e-10)
+    assert damped.metrics["growth_T"] < 0.1 and abs(damped.columns["T"][-1] - 0.3) < 1e-3
+    assert cycle.metrics["amplitude_T"] > 0.1 and abs(cycle.metrics["growth_T"] - 1.0) < 1e-3
+    # above onset the period is longer than 2*pi/omega* = 21.07 d (it lengthens with tau)
+    assert cycle.metrics["period_T"] > cycle.metrics["period_at_onset"]

@@ -12,6 +12,7 @@ from ..analysis import oscillation_metrics
 from ..core import DDEModel, Scenario, ScenarioResult, register
 from ..core._scenario import _jsonable
 from ..numerics import solve_dde
+from ._characteristic import delay_equilibrium, delay_jacobians, hopf_closed_form
 from ._models import DelayedTumourEffector, Hutchinson
 
 
@@ -28,6 +29,8 @@ class DDEScenario(Scenario):
     t_span: tuple[float, float]
     n_save: int = 2001
     steps_per_delay: int = 32
+    #: the equilibrium whose delay Hopf point is reported in the metrics (None: not reported)
+    equilibrium_guess: dict[str, float] | None = None
 
     @property
     def model_name(self) -> str:
@@ -47,6 +50,17 @@ class DDEScenario(Scenario):
             out.update({f"{k}_{name}": v for k, v in m.items()})
         return out
 
+    def hopf(self, params) -> dict:
+        """The equilibrium and the linear delay Hopf point (tau*, omega*, period at onset)."""
+        if self.equilibrium_guess is None:
+            return {}
+        guess = [self.equilibrium_guess[s] for s in self.model.state_names]
+        y = delay_equilibrium(self.model, params, jnp.asarray(guess))
+        h = hopf_closed_form(*delay_jacobians(self.model, params, y))
+        return {"equilibrium": dict(zip(self.model.state_names, np.asarray(y).tolist())),
+                "tau_star": float(h.tau), "omega_star": float(h.omega),
+                "period_at_onset": float(2 * np.pi / h.omega), "hopf_exists": bool(h.exists)}
+
     def run(self, params=None, *, t_end=None, dtype=None, progress=False):
         params = self.params if params is None else params
         t0, t1 = self._horizon(t_end)
@@ -57,7 +71,7 @@ class DDEScenario(Scenario):
         wall = time.perf_counter() - start
         return ScenarioResult(
             scenario=self, params=params, columns=sol.to_columns(), ok=sol.ok, message=sol.message,
-            wall_time=wall, metrics=_jsonable(self._metrics(sol, t0, t1)),
+            wall_time=wall, metrics=_jsonable({**self.hopf(params), **self._metrics(sol, t0, t1)}),
             extra={"time_units": self.model.time_units, "precision": str(sol.ys.dtype),
                    "steps": int(sol.stats["num_steps"])},
         )
@@ -94,18 +108,20 @@ class DDEScenario(Scenario):
 
 _SRC = "seed 000, Delay-Induced Oscillations"
 _hut = Hutchinson()
-register(DDEScenario(
-    name="dde-hutchinson-damped", description="delayed logistic N' = rN(1 - N(t-tau)/K), r*tau = 1.2 < pi/2: damped",
-    source="Hutchinson 1948; the classical check of seed 000's delay section", model=_hut,
-    params=_hut.default_params().replace(r=1.0, tau=1.2), history={"N": 0.5}, t_span=(0.0, 100.0),
-))
-register(DDEScenario(
-    name="dde-hutchinson-cycle", description="delayed logistic, r*tau = 2.0 > pi/2: a limit cycle of period ~ 4.5 tau",
-    source="Hutchinson 1948; the classical check of seed 000's delay section", model=_hut,
-    params=_hut.default_params().replace(r=1.0, tau=2.0), history={"N": 0.5}, t_span=(0.0, 100.0),
-))
+for _name, _tau, _what in [("damped", 1.2, "r*tau = 1.2 < pi/2: damped"),
+                           ("cycle", 2.0, "r*tau = 2.0 > pi/2: a limit cycle of period ~ 4.4 tau")]:
+    register(DDEScenario(
+        name=f"dde-hutchinson-{_name}", description=f"delayed logistic N' = rN(1 - N(t-tau)/K), {_what}",
+        source="Hutchinson 1948; the classical check of seed 000's delay section", model=_hut,
+        params=_hut.default_params().replace(r=1.0, tau=_tau), history={"N": 0.5}, t_span=(0.0, 100.0),
+        equilibrium_guess={"N": 1.0},
+    ))
 _te = DelayedTumourEffector()
-register(DDEScenario(
-    name="dde-tumour-immune", description="tumour-effector model with delayed proliferation gamma*T(t-tau)*E",
-    source=_SRC, model=_te, params=_te.default_params(), history={"T": 0.5, "E": 0.5}, t_span=(0.0, 300.0),
-))
+for _name, _tau, _what in [("damped", 2.0, "tau = 2 < tau* = 2.65 d: damped oscillations to coexistence"),
+                           ("cycle", 4.0, "tau = 4 > tau* = 2.65 d: sustained tumour-immune oscillations")]:
+    register(DDEScenario(
+        name=f"dde-tumour-immune{'' if _name == 'cycle' else '-damped'}",
+        description=f"delayed proliferation gamma*T(t-tau)*E, {_what}",
+        source=_SRC, model=_te, params=_te.default_params().replace(tau=_tau), history={"T": 0.5, "E": 0.5},
+        t_span=(0.0, 600.0), n_save=3001, equilibrium_guess={"T": 0.3, "E": 0.35},
+    ))

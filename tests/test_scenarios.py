@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import tumorjax as tj
 from tumorjax.core import get_scenario, list_scenarios
 
 NAMES = [s.name for s in list_scenarios()]

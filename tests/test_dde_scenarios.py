@@ -66,3 +66,16 @@ def test_tumour_immune_scenarios_either_side_of_the_hopf_point():
     assert cycle.metrics["amplitude_T"] > 0.1 and abs(cycle.metrics["growth_T"] - 1.0) < 1e-3
     # above onset the period is longer than 2*pi/omega* = 21.07 d (it lengthens with tau)
     assert cycle.metrics["period_T"] > cycle.metrics["period_at_onset"]
+
+
+def test_oscillation_growth_of_a_flat_signal_is_zero():
+    import jax.numpy as jnp
+
+    from tumorjax.analysis import oscillation_metrics
+
+    ts = jnp.linspace(0.0, 10.0, 101)
+    flat = oscillation_metrics(ts, 1.0 + 1e-17 * jnp.sin(7 * ts), 0.0)
+    assert float(flat["growth"]) == 0.0
+    decaying = oscillation_metrics(ts, jnp.exp(-0.2 * ts) * jnp.sin(2 * jnp.pi * ts), 0.0)
+    np.testing.assert_allclose(float(decaying["period"]), 1.0, rtol=1e-2)
+    assert 0.2 < float(decaying["growth"]) < 0.5  # about exp(-0.2 * 5)

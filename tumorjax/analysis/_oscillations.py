@@ -13,7 +13,8 @@ def oscillation_metrics(ts, x, t_min):
     - `period`: mean spacing of upward crossings of the window's mid-range, interpolated
       linearly between save points (NaN with fewer than two crossings);
     - `growth`: range over the window's second half divided by range over its first half:
-      below 1 a damped oscillation, about 1 a limit cycle.
+      below 1 a damped oscillation, about 1 a limit cycle; 0 once the first half is flat
+      to rounding error (fully decayed).
     """
     ts, x = jnp.asarray(ts), jnp.asarray(x)
     win = ts >= t_min
@@ -31,4 +32,8 @@ def oscillation_metrics(ts, x, t_min):
     t_first = jnp.min(jnp.where(up, t_cross, jnp.inf))
     t_last = jnp.max(jnp.where(up, t_cross, -jnp.inf))
     period = jnp.where(n >= 2, (t_last - t_first) / jnp.maximum(n - 1, 1), jnp.nan)
-    return {"amplitude": rng(win) / 2, "period": period, "growth": rng(second) / rng(first)}
+    # A window that has decayed to rounding error has no envelope to compare: call it 0.
+    floor = 1e-12 * jnp.maximum(jnp.max(jnp.where(win, jnp.abs(x), 0.0)), jnp.finfo(x.dtype).tiny)
+    r1 = rng(first)
+    growth = jnp.where(r1 <= floor, 0.0, rng(second) / jnp.where(r1 <= floor, 1.0, r1))
+    return {"amplitude": rng(win) / 2, "period": period, "growth": growth}

@@ -129,6 +129,10 @@ def solve_dde(
       a single delay). Sizes the history ring buffer.
     - `solver`: a diffrax explicit Runge-Kutta solver, used at fixed step (default `Tsit5`).
 
+    Differentiation: reverse mode (`jax.grad`) works with the default solver. Forward mode
+    (`jax.jvp`, `jax.jacfwd`) needs `solver=diffrax.Tsit5(scan_kind="bounded")`, because the
+    default stage loop of diffrax's RK solvers is reverse-mode only.
+
     Order: the solver's order, capped at 4 by the cubic Hermite history. Several delays
     whose ratios are not integers put discontinuities inside steps, reducing the order.
     """

@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -48,6 +47,7 @@ import scipy  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 from scipy.special import lambertw  # noqa: E402
 
+from _common import best_of, machine_info, timed  # noqa: E402
 from tumorjax import solve_dde  # noqa: E402
 from tumorjax.analysis import oscillation_metrics  # noqa: E402
 from tumorjax.dde import Hutchinson, HutchinsonParams  # noqa: E402
@@ -74,17 +74,6 @@ def parse_args(argv=None):
                     help="fail if max |tumorjax(M) - SciPy| >= TOL (default 1e-4)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "dde_tau_sweep.json")
     return ap.parse_args(argv)
-
-
-def timed(fn, *args):
-    t = time.perf_counter()
-    out = jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t, out
-
-
-def best_of(fn, args, repeats):
-    times = [timed(fn, *args)[0] for _ in range(repeats)]
-    return min(times), times
 
 
 # --- SciPy baseline: the classical method of steps ---------------------------------------
@@ -125,23 +114,6 @@ def scipy_method_of_steps(tau, ts, t_end, rtol, atol, r=R, k_cap=K, n0=N0):
 def hopf_rate(tau, r=R):
     """Re of the rightmost root of the linearisation x' = -r x(t - tau): lambda = W0(-r tau)/tau."""
     return float(np.real(lambertw(-r * tau, 0)) / tau)
-
-
-def machine_info():
-    dev = jax.devices()[0]
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "jax": jax.__version__,
-        "jaxlib": getattr(jax.lib, "__version__", None) or __import__("jaxlib").__version__,
-        "diffrax": diffrax.__version__,
-        "scipy": scipy.__version__,
-        "numpy": np.__version__,
-        "device": str(dev),
-        "device_kind": getattr(dev, "device_kind", None),
-    }
 
 
 def crossing(x, y, level):

@@ -15,7 +15,6 @@ Writes benchmarks/results/ensemble_ode.json.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,9 +28,9 @@ tumorjax.enable_x64()  # before any array is created
 import diffrax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import scipy  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
+from _common import best_of, machine_info, timed  # noqa: E402
 from tumorjax import TumourEffector, TumourEffectorParams  # noqa: E402
 
 VARIED = ("r", "kappa", "s", "alpha", "delta")
@@ -76,17 +75,6 @@ def take(params: TumourEffectorParams, idx) -> TumourEffectorParams:
     return jax.tree_util.tree_map(lambda x: np.asarray(x)[idx], params)
 
 
-def timed(fn, *args):
-    t = time.perf_counter()
-    out = jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t, out
-
-
-def best_of(fn, args, repeats):
-    times = [timed(fn, *args)[0] for _ in range(repeats)]
-    return min(times), times
-
-
 # --- SciPy baseline -------------------------------------------------------------------
 
 def scipy_rhs(t, y, r, K, kappa, alpha, beta, eps, s, delta, gamma, u):
@@ -114,23 +102,6 @@ def rel_diff(a, b):
     """
     scale = np.abs(b) + 1e-3 * np.max(np.abs(b), axis=1, keepdims=True)
     return np.abs(a - b) / scale
-
-
-def machine_info():
-    dev = jax.devices()[0]
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "jax": jax.__version__,
-        "jaxlib": getattr(jax.lib, "__version__", None) or __import__("jaxlib").__version__,
-        "diffrax": diffrax.__version__,
-        "scipy": scipy.__version__,
-        "numpy": np.__version__,
-        "device": str(dev),
-        "device_kind": getattr(dev, "device_kind", None),
-    }
 
 
 def main(argv=None):

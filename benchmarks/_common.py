@@ -1,0 +1,42 @@
+"""Timing and machine-description helpers shared by the benchmark scripts."""
+
+import os
+import platform
+import sys
+import time
+
+import diffrax
+import jax
+import numpy as np
+import scipy
+
+
+def timed(fn, *args):
+    """(seconds, result) of one call, waiting for JAX's asynchronous dispatch."""
+    t = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t, out
+
+
+def best_of(fn, args, repeats):
+    """(best seconds, all seconds) over `repeats` calls."""
+    times = [timed(fn, *args)[0] for _ in range(repeats)]
+    return min(times), times
+
+
+def machine_info():
+    """What ran the benchmark, for its JSON record."""
+    dev = jax.devices()[0]
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "jax": jax.__version__,
+        "jaxlib": getattr(jax.lib, "__version__", None) or __import__("jaxlib").__version__,
+        "diffrax": diffrax.__version__,
+        "scipy": scipy.__version__,
+        "numpy": np.__version__,
+        "device": str(dev),
+        "device_kind": getattr(dev, "device_kind", None),
+    }

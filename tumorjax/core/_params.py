@@ -47,8 +47,9 @@ def param(
     return eqx.field(default=default, converter=_as_array, metadata=meta)
 
 
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+def is_concrete(*xs) -> bool:
+    """Whether none of `xs` is a tracer, i.e. their values can be checked before tracing."""
+    return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
 class Parameters(eqx.Module):
@@ -63,7 +64,7 @@ class Parameters(eqx.Module):
     def __check_init__(self):
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not _is_concrete(value):
+            if not is_concrete(value):
                 continue
             v = np.asarray(value)
             if not np.issubdtype(v.dtype, np.number):

@@ -1,10 +1,11 @@
 """Time-dependent therapy inputs as differentiable pytrees."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
+from ._params import is_concrete
 
 
 class PiecewiseConstant(eqx.Module):
@@ -29,7 +30,7 @@ class PiecewiseConstant(eqx.Module):
             raise ValueError(
                 f"times and values must be 1D of the same length, got {times.shape} and {values.shape}"
             )
-        if not isinstance(times, jax.core.Tracer) and np.any(np.diff(np.asarray(times)) <= 0):
+        if is_concrete(times) and np.any(np.diff(np.asarray(times)) <= 0):
             raise ValueError(f"times must be strictly increasing, got {np.asarray(times)}")
         self.times, self.values = times, values
 

@@ -7,16 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._model import ODEModel
+from ._params import is_concrete
 from ._precision import resolve_dtype
 from ._progress import ProgressBar
 from ._solution import Solution, Status
 
 #: default (rtol, atol) per precision.
 DEFAULT_TOLERANCES = {jnp.dtype("float64"): (1e-8, 1e-8), jnp.dtype("float32"): (1e-5, 1e-5)}
-
-
-def _concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
 
 
 def initial_state(model, y0, dtype=None, what: str = "y0") -> jax.Array:
@@ -41,11 +38,36 @@ def initial_state(model, y0, dtype=None, what: str = "y0") -> jax.Array:
             f"{what} must have shape ({len(names)},) for the states {names} of "
             f"{type(model).__name__}, got shape {y0.shape}"
         )
-    if model.nonnegative and _concrete(y0):
+    if model.nonnegative and is_concrete(y0):
         v = np.asarray(y0)
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise ValueError(f"{what} must be finite and non-negative (populations), got {dict(zip(names, v.tolist()))}")
     return y0
+
+
+def checked_params(model, params, base: type):
+    """`params` (default: the model's) after checking `model` is a `base` and `params` its class."""
+    if not isinstance(model, base):
+        raise TypeError(f"model must be a tumorjax {base.__name__}, got {type(model).__name__}")
+    params = model.default_params() if params is None else params
+    if not isinstance(params, model.params_class):
+        raise TypeError(
+            f"{type(model).__name__} takes {model.params_class.__name__}, got {type(params).__name__}"
+        )
+    return params
+
+
+def time_grid(t_span, ts, n_save: int, dtype):
+    """`(t0, t1, ts)` as arrays: `ts` defaults to `n_save` points over `t_span`; checked when concrete."""
+    t0, t1 = (jnp.asarray(t, dtype) for t in t_span)
+    if is_concrete(t0, t1) and not float(t1) > float(t0):
+        raise ValueError(f"t_span must satisfy t1 > t0, got {tuple(t_span)}")
+    ts = jnp.linspace(t0, t1, n_save, dtype=dtype) if ts is None else jnp.asarray(ts, dtype)
+    if ts.ndim != 1:
+        raise ValueError(f"ts must be 1D, got shape {ts.shape}")
+    if is_concrete(ts) and np.any(np.diff(np.asarray(ts)) < 0):
+        raise ValueError("ts must be non-decreasing")
+    return t0, t1, ts
 
 
 def _status(model, params, ts, ys, t_stop, y_stop, result):
@@ -140,27 +162,12 @@ def simulate(
     Parameters, `y0`, `t_span` and `ts` are traced: changing their values never recompiles.
     The call is `vmap`- and `grad`-compatible.
     """
-    if not isinstance(model, ODEModel):
-        raise TypeError(f"model must be a tumorjax ODEModel, got {type(model).__name__}")
-    params = model.default_params() if params is None else params
-    if not isinstance(params, model.params_class):
-        raise TypeError(
-            f"{type(model).__name__} takes {model.params_class.__name__}, got {type(params).__name__}"
-        )
+    params = checked_params(model, params, ODEModel)
     if y0 is None:
         raise ValueError(f"y0 is required: initial values of {model.state_names}")
     dtype = resolve_dtype(dtype)
     y0 = initial_state(model, y0, dtype)
-    t0, t1 = (jnp.asarray(t, dtype) for t in t_span)
-    if _concrete(t0) and _concrete(t1) and not float(t1) > float(t0):
-        raise ValueError(f"t_span must satisfy t1 > t0, got {tuple(t_span)}")
-    if ts is None:
-        ts = jnp.linspace(t0, t1, n_save, dtype=dtype)
-    ts = jnp.asarray(ts, dtype)
-    if ts.ndim != 1:
-        raise ValueError(f"ts must be 1D, got shape {ts.shape}")
-    if _concrete(ts) and (np.any(np.diff(np.asarray(ts)) < 0)):
-        raise ValueError("ts must be non-decreasing")
+    t0, t1, ts = time_grid(t_span, ts, n_save, dtype)
     default_rtol, default_atol = DEFAULT_TOLERANCES[jnp.dtype(dtype)]
     rtol = jnp.asarray(default_rtol if rtol is None else rtol, dtype)
     atol = jnp.asarray(default_atol if atol is None else atol, dtype)
@@ -181,6 +188,6 @@ def simulate(
         ProgressBar() if progress else diffrax.NoProgressMeter(),
         diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint,
     )
-    if throw and _concrete(sol.status):
+    if throw and is_concrete(sol.status):
         sol.raise_if_failed()
     return sol

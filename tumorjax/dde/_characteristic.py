@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core._params import is_concrete
+
 
 class HopfPoint(NamedTuple):
     r"""An imaginary-axis crossing $\lambda = \pm i\omega$ of the characteristic roots at $\tau$.
@@ -190,7 +192,7 @@ def quadratic_coefficients(A0, A1):
     if A0.shape[-2:] != (2, 2):
         raise ValueError(f"quadratic_coefficients needs 2x2 Jacobians, got {A0.shape}")
     tr1, det1 = jnp.trace(A1, axis1=-2, axis2=-1), _det(A1)
-    if not isinstance(tr1, jax.core.Tracer):
+    if is_concrete(tr1):
         scale = float(np.max(np.abs(np.asarray(A1)))) + 1e-300
         tr1, det1 = np.abs(np.asarray(tr1)), np.abs(np.asarray(det1))
         if np.any(tr1 > 1e-12 * scale) or np.any(det1 > 1e-12 * scale**2):

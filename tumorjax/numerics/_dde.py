@@ -18,7 +18,8 @@ import numpy as np
 
 from ..core._model import DDEModel
 from ..core._precision import resolve_dtype
-from ..core._simulate import initial_state
+from ..core._params import is_concrete
+from ..core._simulate import checked_params, initial_state, time_grid
 from ..core._solution import Solution, Status
 
 
@@ -36,10 +37,6 @@ def hermite(y0, y1, f0, f1, h, theta):
     t2, t3 = theta**2, theta**3
     return ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + theta) * h * f0
             + (3 * t2 - 2 * t3) * y1 + (t3 - t2) * h * f1)
-
-
-def _concrete(*xs) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
 @eqx.debug.assert_max_traces(max_traces=None)
@@ -136,11 +133,7 @@ def solve_dde(
     Order: the solver's order, capped at 4 by the cubic Hermite history. Several delays
     whose ratios are not integers put discontinuities inside steps, reducing the order.
     """
-    if not isinstance(model, DDEModel):
-        raise TypeError(f"model must be a tumorjax DDEModel, got {type(model).__name__}")
-    params = model.default_params() if params is None else params
-    if not isinstance(params, model.params_class):
-        raise TypeError(f"{type(model).__name__} takes {model.params_class.__name__}, got {type(params).__name__}")
+    params = checked_params(model, params, DDEModel)
     dtype = resolve_dtype(dtype)
     params = params.astype(dtype)
     n = model.n_states
@@ -154,38 +147,32 @@ def solve_dde(
             raise ValueError(f"history(t) must return shape ({n},) for the states {model.state_names}, got {shape}")
     if not (isinstance(steps_per_delay, int) and steps_per_delay >= 1):
         raise ValueError(f"steps_per_delay must be a positive int, got {steps_per_delay!r}")
-    t0, t1 = (jnp.asarray(t, dtype) for t in t_span)
+    t0, t1, ts = time_grid(t_span, ts, n_save, dtype)
     taus = model.delays(params)
-    if _concrete(taus):
+    if is_concrete(taus):
         tv = np.atleast_1d(np.asarray(taus, dtype=float))
         if np.any(~np.isfinite(tv)) or np.any(tv <= 0):
             raise ValueError(f"delays must be positive, got tau = {tv.tolist()}")
-    if _concrete(t0, t1):
-        if not float(t1) > float(t0):
-            raise ValueError(f"t_span must satisfy t1 > t0, got {tuple(t_span)}")
-        if _concrete(taus) and np.max(tv) > float(t1 - t0):
-            raise ValueError(
-                f"delay tau = {np.max(tv):g} exceeds the horizon t1 - t0 = {float(t1 - t0):g}: the delayed "
-                "term would only ever read the history; lengthen t_span"
-            )
+    if is_concrete(t0, t1, taus) and np.max(tv) > float(t1 - t0):
+        raise ValueError(
+            f"delay tau = {np.max(tv):g} exceeds the horizon t1 - t0 = {float(t1 - t0):g}: the delayed "
+            "term would only ever read the history; lengthen t_span"
+        )
     if n_intervals is None:
-        if not (_concrete(taus) and _concrete(t0, t1)):
+        if not is_concrete(taus, t0, t1):
             raise ValueError("the delays or t_span are traced (vmap/grad): pass a static n_intervals, "
                              "e.g. ceil((t1 - t0) / smallest tau of the sweep)")
         n_intervals = math.ceil(float(t1 - t0) / float(np.min(tv)) - 1e-9)
     if max_delay_ratio is None:
         if taus.shape[0] == 1:
             max_delay_ratio = 1.0
-        elif _concrete(taus):
+        elif is_concrete(taus):
             max_delay_ratio = float(np.max(tv) / np.min(tv))
         else:
             raise ValueError("several traced delays: pass a static max_delay_ratio (largest tau / smallest tau)")
     L = steps_per_delay * math.ceil(max_delay_ratio - 1e-12) + 2
-    if ts is None:
-        ts = jnp.linspace(t0, t1, n_save, dtype=dtype)
-    ts = jnp.asarray(ts, dtype)
     solver = diffrax.Tsit5() if solver is None else solver
     sol = _solve(model, params, history, t0, t1, ts, solver, steps_per_delay, int(n_intervals), L)
-    if throw and _concrete(sol.status):
+    if throw and is_concrete(sol.status):
         sol.raise_if_failed()
     return sol

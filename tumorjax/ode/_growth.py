@@ -3,11 +3,11 @@
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..core import ODEModel, Parameters, param
+from ..core._params import is_concrete
 from ._responses import bertalanffy, growth
 
 _SRC = "seed 000, Modeling Tumor Growth Dynamics"
@@ -66,7 +66,7 @@ class BertalanffyGrowth(ODEModel):
 
     def closed_form(self, t, T0, p: BertalanffyParams):
         r"""Exact solution for b = 1: $T^{1-a} = p/q + (T_0^{1-a} - p/q)e^{-(1-a)qt}$."""
-        if not isinstance(p.b, jax.core.Tracer) and np.any(np.asarray(p.b) != 1):
+        if is_concrete(p.b) and np.any(np.asarray(p.b) != 1):
             raise ValueError(f"the closed form holds for b = 1 only, got b = {p.b}")
         c = 1 - p.a
         return (p.p / p.q + (T0**c - p.p / p.q) * jnp.exp(-c * p.q * t)) ** (1 / c)

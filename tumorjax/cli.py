@@ -54,6 +54,16 @@ def _scenario(name):
         raise CLIError(str(e)) from None
 
 
+def _prepare(args):
+    """Precision first (it applies to everything created after), then scenario and parameters."""
+    from .core import enable_x64
+
+    if args.x64:
+        enable_x64()
+    scenario = _scenario(args.scenario)
+    return scenario, _parameters(scenario, args)
+
+
 def _cmd_list(args):
     from .core import list_scenarios
 
@@ -76,12 +86,7 @@ def _cmd_show(args):
 
 
 def _cmd_run(args):
-    from .core import enable_x64
-
-    if args.x64:
-        enable_x64()
-    scenario = _scenario(args.scenario)
-    params = _parameters(scenario, args)
+    scenario, params = _prepare(args)
     if args.t_end is not None and not args.t_end > 0:
         raise CLIError(f"--t-end must be positive, got {args.t_end}")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -123,16 +128,12 @@ def _cmd_equilibria(args):
 def _cmd_sweep(args):
     import numpy as np
 
-    from .core import enable_x64
     from .core._scenario import _jsonable, write_csv
     from .plotting import plot_sweep
 
-    if args.x64:
-        enable_x64()
-    scenario = _scenario(args.scenario)
+    scenario, params = _prepare(args)
     if not hasattr(scenario, "sweep"):
         raise CLIError(f"{scenario.name} has no sweep; sweeps are available for the dde- scenarios")
-    params = _parameters(scenario, args)
     lo, hi = args.range
     if not (hi > lo and args.n >= 2):
         raise CLIError(f"--range needs A < B and --n >= 2, got {lo} {hi} and {args.n}")

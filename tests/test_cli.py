@@ -63,3 +63,8 @@ def test_errors_are_one_clear_line(argv, message, capsys, tmp_path):
 def test_console_script_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tumorjax", "list"], capture_output=True, text=True, check=True)
     assert "il2-cytokine" in proc.stdout
+
+
+def test_run_refuses_stochastic_options_for_a_deterministic_scenario(tmp_path, capsys):
+    assert main(["run", "growth-logistic", "--out", str(tmp_path), "--seed", "3"]) == 2
+    assert "does not take --seed" in capsys.readouterr().err

@@ -90,8 +90,14 @@ def _cmd_run(args):
     if args.t_end is not None and not args.t_end > 0:
         raise CLIError(f"--t-end must be positive, got {args.t_end}")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
+    options = {k: getattr(args, k) for k in ("replicates", "seed") if getattr(args, k) is not None}
+    for k in options:
+        if k not in scenario.run_options:
+            raise CLIError(f"scenario {scenario.name} does not take --{k} (it is deterministic)")
+    if options.get("replicates", 1) < 1:
+        raise CLIError(f"--replicates must be at least 1, got {options['replicates']}")
     try:
-        result = scenario.run(params, t_end=args.t_end, progress=progress)
+        result = scenario.run(params, t_end=args.t_end, progress=progress, **options)
     except ValueError as e:  # input the model rejects before solving (e.g. a delay beyond the horizon)
         raise CLIError(f"scenario {scenario.name}: {e}") from None
     paths = result.write(args.out, figure=not args.no_figure)
@@ -179,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t-end", type=float, help="final time (default: the scenario's horizon)")
     p.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
     p.add_argument("--no-figure", action="store_true", help="skip figure.png")
+    p.add_argument("--replicates", type=int, help="stochastic scenarios: number of replicates")
+    p.add_argument("--seed", type=int, help="stochastic scenarios: PRNG seed")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=_cmd_run)

@@ -6,7 +6,7 @@ import json
 import pathlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -85,8 +85,11 @@ class Scenario(abc.ABC):
     """A named run: source, model, parameters, initial state and horizon.
 
     Subclasses implement `run`; the CLI needs nothing else. `params` holds the scenario's
-    parameter values; `run(params=...)` overrides them.
+    parameter values; `run(params=...)` overrides them. `run_options` names the extra keyword
+    arguments `run` accepts from the CLI (`replicates`, `seed`: stochastic models).
     """
+
+    run_options: ClassVar[tuple[str, ...]] = ()
 
     name: str
     description: str

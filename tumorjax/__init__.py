@@ -1,6 +1,6 @@
 """tumorjax: simulate, calibrate and optimise tumour-immune models in JAX."""
 
-from . import analysis, dde, numerics, ode
+from . import analysis, dde, numerics, ode, oncolytic
 from .core import (
     DDEModel, ODEModel, Parameters, PiecewiseConstant, ProgressBar, Solution, Status, default_float,
     enable_x64, get_scenario, list_scenarios, param, simulate,

@@ -1,6 +1,6 @@
 """tumorjax: simulate, calibrate and optimise tumour-immune models in JAX."""
 
-from . import analysis, dde, numerics, ode, oncolytic
+from . import analysis, cart, dde, kinetic, numerics, ode, oncolytic
 from .core import (
     DDEModel, ODEModel, Parameters, PiecewiseConstant, ProgressBar, Solution, Status, default_float,
     enable_x64, get_scenario, list_scenarios, param, simulate,
@@ -10,5 +10,6 @@ from .ode import (
     TumourEffector, TumourEffectorParams, TumourGrowth,
 )
 from .numerics import solve_dde
+from . import calibration, data, ensemble
 
 __version__ = "0.1.0"

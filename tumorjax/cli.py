@@ -90,7 +90,7 @@ def _cmd_run(args):
     if args.t_end is not None and not args.t_end > 0:
         raise CLIError(f"--t-end must be positive, got {args.t_end}")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    options = {k: getattr(args, k) for k in ("replicates", "seed") if getattr(args, k) is not None}
+    options = {k: getattr(args, k) for k in ("replicates", "seed", "scheme") if getattr(args, k) is not None}
     for k in options:
         if k not in scenario.run_options:
             raise CLIError(f"scenario {scenario.name} does not take --{k} (it is deterministic)")
@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figure", action="store_true", help="skip figure.png")
     p.add_argument("--replicates", type=int, help="stochastic scenarios: number of replicates")
     p.add_argument("--seed", type=int, help="stochastic scenarios: PRNG seed")
+    p.add_argument("--scheme", choices=("reference", "accurate"),
+                   help="3D CAR-T scenarios: the author's scheme or the accurate one (grid, dt, T, "
+                        "exp_substeps, diff_iters, diff_tol and the initial values go through --set)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=_cmd_run)
@@ -208,7 +211,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--n-starts", type=int, default=256, help="Newton starting points")
     p.set_defaults(func=_cmd_equilibria)
+
+    p = sub.add_parser("bifurcation", help="equilibrium branches, fold/Hopf/branch points and limit cycles "
+                                           "against one parameter (float64)")
+    p.add_argument("scenario")
+    p.add_argument("--param", required=True, help="the continuation parameter, e.g. zeta")
+    p.add_argument("--range", nargs=2, type=float, required=True, metavar=("A", "B"),
+                   help="from A (where the branches start) to B")
+    p.add_argument("--out", default="out", help="output folder: branches.csv, special_points.json, cycles.csv, "
+                                                "bifurcation.png")
+    _add_param_options(p)
+    p.add_argument("--json", action="store_true", help="print the special points as JSON")
+    p.add_argument("--no-cycles", action="store_true", help="skip the limit cycles from Hopf points")
+    p.add_argument("--no-figure", action="store_true", help="skip bifurcation.png")
+    p.add_argument("--max-steps", type=int, default=2000, help="most points per branch (default 2000)")
+    p.set_defaults(func=_cmd_bifurcation)
+
+    p = sub.add_parser("fit", help="fit growth laws to every subject of a data set (float64); "
+                                   "fits_<law>.csv, comparison.csv, fit.json, fit_<law>.png")
+    p.add_argument("--data", required=True, help="llc | laleh | conte (the shared data sets) or a tidy CSV "
+                                                 "(subject,condition,time,value,unit)")
+    p.add_argument("--data-dir", help="folder of the shared data sets (default: $TUMORJAX_DATA or ../shared/data)")
+    p.add_argument("--model", nargs="+", default=["gompertz"],
+                   choices=["exponential", "logistic", "gompertz", "bertalanffy", "power"])
+    p.add_argument("--subjects", help="comma-separated subject ids (default: all)")
+    p.add_argument("--condition", action="append", help="only these conditions (repeatable)")
+    p.add_argument("--noise", default="power", choices=["power", "proportional", "gaussian", "lognormal"],
+                   help="error model (default power: sd = sigma*V^0.84, Benzekry 2014)")
+    p.add_argument("--v0", type=float, default=1.0, help="initial volume at t0 (default 1, i.e. 1 mm^3)")
+    p.add_argument("--fit-v0", action="store_true", help="also fit the initial volume")
+    p.add_argument("--starts", type=int, default=8, help="multistart: starts per subject, vmapped (default 8)")
+    p.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
+    p.add_argument("--max-steps", type=int, default=200, help="optimiser iterations per start (default 200)")
+    p.add_argument("--out", default="out", help="output folder")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bar on stderr")
+    p.set_defaults(func=_cmd_fit)
     return parser
+
+
+def _cmd_fit(args):
+    from .calibration._cli import run_fit
+
+    try:
+        return run_fit(args)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"fit: {e}") from None
+
+
+def _cmd_bifurcation(args):
+    from .analysis import bifurcation_diagram
+    from .core import ODEScenario, enable_x64
+    from .core._scenario import _jsonable
+
+    enable_x64()  # Newton tolerances and test functions need float64
+    scenario = _scenario(args.scenario)
+    if not isinstance(scenario, ODEScenario):
+        raise CLIError(f"bifurcation needs an ODE scenario; {scenario.name} is a {type(scenario).__name__}")
+    params = _parameters(scenario, args)
+    try:
+        diagram = bifurcation_diagram(scenario.model, params, args.param, args.range, cycles=not args.no_cycles,
+                                      max_steps=args.max_steps)
+    except ValueError as e:
+        raise CLIError(f"scenario {scenario.name}: {e}") from None
+    paths = diagram.write(args.out, figure=not args.no_figure, title=f"{scenario.name}: {args.param}")
+    if args.json:
+        print(json.dumps(_jsonable(diagram.summary()), indent=2))
+    else:
+        for i, b in enumerate(diagram.branches):
+            print(f"branch {i}: {b.params.size} points, {b.message}")
+            for s in b.points:
+                state = ", ".join(f"{n} = {v:.6g}" for n, v in zip(b.state_names, s.state))
+                print(f"  {s.kind:<12} {args.param} = {s.param:.10g}  ({state})")
+        for c in diagram.cycles:
+            print(f"limit cycles: {len(c.cycles)}, {c.message}")
+    for path in paths.values():
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0
 
 
 def main(argv=None) -> int:

@@ -232,3 +232,40 @@ def test_runtime_probability_status_flags_a_cap():
     """beta so large that tau*beta*i/K > 1: the code caps it at 1; the run reports p_max > 1."""
     run = simulate_lattice(REFERENCE_CODE.replace(beta=1e3), jax.random.key(0), 4.0, _small())
     assert float(run.p_max) > 1
+
+
+def test_cli_run_writes_replicate_means_tcp_icp_and_per_replicate_files(tmp_path):
+    """`tumorjax run ov-abm-... --replicates 2 --seed S --t-end` on the full 201 x 201 lattice (2 h, 100 steps)."""
+    from tumorjax.cli import main
+
+    out = tmp_path / "abm"
+    args = ["run", "ov-abm-strong-central", "--replicates", "2", "--seed", "3", "--t-end", "2",
+            "--set", "zeta=4", "--no-figure", "--out", str(out)]
+    assert main(args) == 0
+    with open(out / "timeseries.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:4] == ["t", "U_total", "I_total", "Z_total"]
+    assert {"TCP", "TCP_lo", "TCP_hi", "ICP", "ICP_lo", "ICP_hi", "U_sem"} <= set(rows[0])
+    assert [float(r["t"]) for r in rows] == [0.0, 1.0, 2.0]  # saved every hour
+    with open(out / "replicates.csv") as f:
+        reps = list(csv.DictReader(f))
+    assert {r["replicate"] for r in reps} == {"0", "1"}
+    # the means are the means of the per-replicate rows
+    last = [r for r in reps if float(r["t"]) == float(rows[-1]["t"])]
+    assert np.isclose(float(rows[-1]["U_total"]), np.mean([float(r["U_total"]) for r in last]))
+    # tumour and infection both persist at 2 h in both replicates: TCP = ICP = 0 (4.2), (4.4)
+    assert float(rows[-1]["TCP"]) == 0.0 and float(rows[-1]["ICP"]) == 0.0
+    assert float(rows[-1]["TCP_hi"]) > 0.0  # the Wilson interval of 0/2 is not degenerate
+    assert (out / "radial.csv").exists() and (out / "summary.json").exists()
+    # the same seed gives the same file
+    out2 = tmp_path / "abm2"
+    assert main(args[:-1] + [str(out2)]) == 0
+    assert (out / "timeseries.csv").read_text() == (out2 / "timeseries.csv").read_text()
+
+
+def test_cli_rejects_bad_lattice_input(tmp_path, capsys):
+    from tumorjax.cli import main
+
+    assert main(["run", "ov-abm-weak-central", "--set", "nonsense=1", "--out", str(tmp_path)]) == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert main(["run", "ov-abm-weak-central", "--set", "q=-1", "--out", str(tmp_path)]) == 2

@@ -54,6 +54,17 @@ def _scenario(name):
         raise CLIError(str(e)) from None
 
 
+def _ode_scenario(args, command):
+    """The ODE scenario named in `args` and its parameters, in float64 (Newton and eigenvalues need it)."""
+    from .core import ODEScenario, enable_x64
+
+    enable_x64()
+    scenario = _scenario(args.scenario)
+    if not isinstance(scenario, ODEScenario):
+        raise CLIError(f"{command} needs an ODE scenario; {scenario.name} is a {type(scenario).__name__}")
+    return scenario, _parameters(scenario, args)
+
+
 def _prepare(args):
     """Precision first (it applies to everything created after), then scenario and parameters."""
     from .core import enable_x64
@@ -111,13 +122,8 @@ def _cmd_run(args):
 
 def _cmd_equilibria(args):
     from .analysis import find_equilibria
-    from .core import ODEScenario, enable_x64
 
-    enable_x64()  # equilibria and eigenvalues are computed in float64
-    scenario = _scenario(args.scenario)
-    if not isinstance(scenario, ODEScenario):
-        raise CLIError(f"equilibria needs an ODE scenario; {scenario.name} is a {type(scenario).__name__}")
-    params = _parameters(scenario, args)
+    scenario, params = _ode_scenario(args, "equilibria")
     found = find_equilibria(scenario.model, params, n_starts=args.n_starts)
     if args.json:
         print(json.dumps({"scenario": scenario.name, "parameters": params.as_dict(),
@@ -260,14 +266,9 @@ def _cmd_fit(args):
 
 def _cmd_bifurcation(args):
     from .analysis import bifurcation_diagram
-    from .core import ODEScenario, enable_x64
     from .core._scenario import _jsonable
 
-    enable_x64()  # Newton tolerances and test functions need float64
-    scenario = _scenario(args.scenario)
-    if not isinstance(scenario, ODEScenario):
-        raise CLIError(f"bifurcation needs an ODE scenario; {scenario.name} is a {type(scenario).__name__}")
-    params = _parameters(scenario, args)
+    scenario, params = _ode_scenario(args, "bifurcation")
     try:
         diagram = bifurcation_diagram(scenario.model, params, args.param, args.range, cycles=not args.no_cycles,
                                       max_steps=args.max_steps)

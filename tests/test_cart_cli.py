@@ -47,3 +47,20 @@ def test_errors(argv, message, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_partial_regression_preset(tmp_path):
+    """Sec. 3.2 (T_B = 0) with gamma = 1: the antigen-positive tumour grows while the CAR-T cells
+    infiltrate, then regresses by a large fraction and relapses (12^3 grid, reference scheme, T 24)."""
+    out = tmp_path / "reg"
+    assert main(["run", "cart-3.2-regression", "--set", "nx=12", "--set", "ny=12", "--set", "nz=12",
+                 "--set", "save_every=100", "--t-end", "24", "--x64", "--no-figure", "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "timeseries.csv").open()))
+    t = [float(r["t"]) for r in rows]
+    ta = [float(r["mean_TA"]) for r in rows]
+    k = ta.index(max(ta))
+    j = k + ta[k:].index(min(ta[k:]))
+    assert 1.0 <= t[k] <= 6.0 and 8.0 <= t[j] <= 20.0  # peak while C arrives, trough after
+    assert ta[j] < 0.7 * ta[k]  # a regression of more than 30 % (43 % measured)
+    assert ta[-1] > 1.2 * ta[j]  # relapse: not eradicated
+    assert all(float(r["mean_TB"]) == 0.0 for r in rows)

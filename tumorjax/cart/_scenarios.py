@@ -188,6 +188,12 @@ register(CARTScenario(
     params=_n1(CARTNumerics(nx=20, ny=20, nz=20, T=12.0, save_every=10), mu_0=0.0, nu=0.0)))
 
 register(CARTScenario(
+    name="cart-3.2-regression",
+    description="Sec. 3.2 with gamma = 1 (N1 otherwise), T_B = 0: infiltration, partial regression, relapse, T 30",
+    source=f"{_SRC}, Sec. 3.2 and Fig. 4", scheme="reference",
+    params=_n1(CARTNumerics(nx=20, ny=20, nz=20, T=30.0, save_every=10), mu_0=0.0, nu=0.0, gamma=1.0)))
+
+register(CARTScenario(
     name="cart-3.3-heterogeneity",
     description="Sec. 3.3, normalised: T_B(0) fraction {0, 0.2, 0.5} x switching {baseline, loss, recovery}, T 30",
     source=f"{_SRC}, Sec. 3.3 and Figs. 5-7", scheme="accurate", params=_n1(_N20),

@@ -144,22 +144,24 @@ def throughput(data, starts, scipy_mice):
 
 
 def gradient_cost(problem, t, v, repeats=200):
+    """CPU time of the NLL, of its value and gradient as the fits compute it (`problem.loss`: forward
+    mode for up to 6 fitted names) and of the reverse-mode gradient through the checkpointed adjoint."""
     t, v = jnp.asarray(t), jnp.asarray(v)
     z = problem.z_start()
     f = jax.jit(lambda z: problem.nll(z, t, v))
-    g = jax.jit(jax.grad(lambda z: problem.nll(z, t, v)))
-    f(z).block_until_ready()
-    g(z).block_until_ready()
+    g = jax.jit(jax.value_and_grad(problem.loss(t, v)))
+    r = jax.jit(jax.grad(lambda z: problem.nll(z, t, v)))
 
     def loop(fn):
+        jax.block_until_ready(fn(z))
         start = time.process_time()
         for _ in range(repeats):
-            fn(z).block_until_ready()
+            jax.block_until_ready(fn(z))
         return (time.process_time() - start) / repeats
 
-    tf = min(loop(f) for _ in range(3))
-    tg = min(loop(g) for _ in range(3))
-    return {"forward_cpu_s": tf, "gradient_cpu_s": tg, "ratio": tg / tf}
+    tf, tg, tr = (min(loop(fn) for _ in range(3)) for fn in (f, g, r))
+    return {"forward_cpu_s": tf, "gradient_cpu_s": tg, "ratio": tg / tf, "gradient_rule": problem.gradient,
+            "reverse_gradient_cpu_s": tr, "reverse_ratio": tr / tf}
 
 
 def gradient_section(data, kuznetsov=None):
@@ -173,8 +175,9 @@ def gradient_section(data, kuznetsov=None):
     out = {"gompertz_mouse0": gradient_cost(growth_problem("gompertz"), pad["time"][0], pad["value"][0]),
            "kuznetsov": gradient_cost(kuz, *kuz_data)}
     for name, g in out.items():
-        print(f"  {name:<18} forward {g['forward_cpu_s'] * 1e3:.3f} ms, gradient {g['gradient_cpu_s'] * 1e3:.3f} ms, "
-              f"ratio {g['ratio']:.2f} (target <= 5: {'MET' if g['ratio'] <= 5 else 'NOT MET'})")
+        print(f"  {name:<18} forward {g['forward_cpu_s'] * 1e3:.3f} ms, value and gradient as fitted "
+              f"{g['gradient_cpu_s'] * 1e3:.3f} ms, ratio {g['ratio']:.2f} (target <= 5: "
+              f"{'MET' if g['ratio'] <= 5 else 'NOT MET'}); reverse mode {g['reverse_ratio']:.2f}")
     return out
 
 

@@ -119,6 +119,21 @@ def test_gradient_through_simulate_matches_finite_differences(jitted):
     np.testing.assert_allclose(grad(z), fd, rtol=1e-5)
 
 
+def test_forward_mode_gradient_rule_equals_reverse_mode(jitted):
+    """The fits' gradient (`Problem.loss`: forward-mode tangents for <= 6 names) is the reverse-mode one,
+    under jit and vmap; `gradient=` chooses the rule, and an unknown one is refused."""
+    p, t, v, f, grad = jitted
+    assert p.gradient == "auto" and p.n_free == 3
+    z = jnp.stack([p.z_start(), p.z_start() + 0.1])
+    value, g = jax.jit(jax.vmap(jax.value_and_grad(p.loss(t, v))))(z)
+    np.testing.assert_allclose(g, jax.vmap(grad)(z), rtol=1e-10)
+    np.testing.assert_allclose(value, jax.vmap(f)(z), rtol=1e-14)
+    forward = tj.calibration.forward_gradient(lambda x: jnp.sin(x[0]) * x[1] ** 2)
+    np.testing.assert_allclose(jax.grad(forward)(jnp.array([0.3, 2.0])), [4 * np.cos(0.3), 4 * np.sin(0.3)])
+    with pytest.raises(ValueError, match="unknown gradient 'adjoint'"):
+        Problem(tj.TumourGrowth(), {"r": "log"}, {"T": 1.0}, gradient="adjoint")
+
+
 def test_fisher_information_matches_finite_differences_of_the_gradient(jitted):
     p, t, v, _, grad = jitted
     z = p.z_start()

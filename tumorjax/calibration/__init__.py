@@ -5,7 +5,7 @@ from ._criteria import aic, aicc, bic
 from ._fit import fit, fit_subjects
 from ._growth import BENZEKRY_ALPHA, GROWTH_LAWS, growth_problem
 from ._noise import Gaussian, LogNormal, NoiseModel, Power, Proportional
-from ._optimize import OPTIMIZERS, OptimState, minimize, spread_starts
+from ._optimize import OPTIMIZERS, OptimState, forward_gradient, minimize, spread_starts
 from ._population import PopulationFit, fit_population
 from ._problem import Problem
 from ._report import FitReport, SubjectFits

@@ -18,8 +18,8 @@ def _multistart_impl(problem, starts, time, value, mask, optimizer, max_steps, g
     """Every start of every series in one call: `starts` `(S, n_starts, d)`, data `(S, n)`."""
     def one_series(starts_s, t, v, m):
         def one_start(z0):
-            return minimize(lambda z: problem.nll(z, t, v, m), z0, optimizer=optimizer, max_steps=max_steps,
-                            gtol=gtol, learning_rate=learning_rate)
+            return minimize(problem.loss(t, v, m), z0, optimizer=optimizer, max_steps=max_steps, gtol=gtol,
+                            learning_rate=learning_rate)
         return jax.vmap(one_start)(starts_s)
     return jax.vmap(one_series)(starts, time, value, mask)
 

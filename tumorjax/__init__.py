@@ -10,6 +10,6 @@ from .ode import (
     TumourEffector, TumourEffectorParams, TumourGrowth,
 )
 from .numerics import solve_dde
-from . import calibration, data, ensemble
+from . import calibration, data, ensemble, invitro, therapy
 
 __version__ = "0.1.0"

@@ -252,6 +252,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bar on stderr")
     p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("optimize", help="optimise a therapy schedule by gradient (float64); "
+                                        "schedule.csv, optimize.json, figure.png")
+    p.add_argument("problem", help="te-infusion (seed 000: cheapest infusion reaching a threshold) | "
+                                   "cart-doses (seed 003: split a CAR-T dose into timed boluses)")
+    p.add_argument("--doses", type=int, help="number of doses (boluses) or infusion intervals")
+    p.add_argument("--total", type=float, help="total dose the schedule must give")
+    p.add_argument("--max-dose", type=float, help="largest single dose (infusions: largest rate)")
+    p.add_argument("--min-interval", type=float, help="least time between boluses")
+    p.add_argument("--horizon", type=float, help="final time (default: the problem's)")
+    p.add_argument("--objective", choices=["final", "auc", "ttp", "dose"],
+                   help="final or time-integrated burden, minus a smooth time to progression, or the dose "
+                        "(default: the problem's)")
+    p.add_argument("--method", default="adam", choices=["adam", "lbfgs"],
+                   help="projected Adam (default) or L-BFGS with a penalty")
+    p.add_argument("--steps", type=int, default=40, help="optimiser iterations per start (default 40)")
+    p.add_argument("--starts", type=int, default=4, help="multistart: starts, vmapped (default 4)")
+    p.add_argument("--out", default="out", help="output folder")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bar on stderr")
+    p.set_defaults(func=_cmd_optimize)
     return parser
 
 
@@ -262,6 +282,15 @@ def _cmd_fit(args):
         return run_fit(args)
     except (ValueError, TypeError) as e:
         raise CLIError(f"fit: {e}") from None
+
+
+def _cmd_optimize(args):
+    from .therapy._cli import run_optimize
+
+    try:
+        return run_optimize(args)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"optimize: {e}") from None
 
 
 def _cmd_bifurcation(args):

@@ -11,6 +11,12 @@ For each worked problem, the same schedule family is searched twice, in the same
     `--cart-doses` boluses at least 1 day apart in [0, 30] days, minimising T_A + T_B at day 30;
     grid: every split of the dose into `--cart-levels` units x every choice of times from
     `--cart-times` equally spaced points.
+(c) `ov-injections` (seed 004 radial PDE (2.8), Fig. 12 set-up: zeta = 5, wide infection at -500 h;
+    IMEX, N = 50 cells on 10 mm, dt = 0.25 h): the times of `--ov-injections` wide re-injections
+    (30 % of u infected each) in [0, 3000] h minimising the integral of U + I; grid: every choice of
+    times from `--ov-times` equally spaced points. Also the Fig. 12 threshold rule (41 thresholds,
+    1e4-1e6 cells; the best one with the same number of injections, hence the same total infected
+    fraction) and the optimiser started from that rule's injection times.
 
 The optimiser is projected Adam (cosine-decayed step) from vmapped starts. Reported: simulations
 used (one per objective or objective-and-gradient evaluation, one per grid point), wall and
@@ -35,6 +41,7 @@ import tumorjax as tj
 tj.enable_x64()
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from _common import machine_info  # noqa: E402
 from tumorjax import therapy as th  # noqa: E402
@@ -69,6 +76,39 @@ def compare(name, problem, grid_kwargs, opt_kwargs):
             "cpu_ratio_grid_over_optimiser_first_call": g_cpu / o_cpu}
 
 
+def ov_section(k, n_times):
+    """(c): grid and optimiser (compare), the Fig. 12 threshold rule, and the optimiser refining the rule."""
+    pc = th.oncolytic_injections(n_doses=k)
+    res = compare(f"(c) ov-injections, {k} re-injections", pc, {"n_times": n_times, "n_levels": k},
+                  {"steps": 25, "starts": 4, "learning_rate": 0.005})
+    wall, cpu, rule = timed(th.threshold_rule, pc)
+    best = rule["best_same_count"]
+    res["threshold_rule"] = {"sweep": {key: np.asarray(rule[key]).tolist() for key in ("threshold", "burden", "auc", "injections",
+                                                                  "mean_interval_h")},
+                             "best_same_count": best, "wall_s": wall, "cpu_s": cpu, "n_simulations": 41}
+    if best is None:
+        print(f"  threshold rule: no threshold gives {k} injections")
+        return res
+    schedule = th.threshold_schedule(pc, best["threshold"])
+    print(f"  threshold rule (Fig. 12) U_thr = {best['threshold']:.4g}: {best['injections']} injections at "
+          f"{[round(float(t), 2) for t in schedule.times]} h, objective {best['auc']:.6g} "
+          f"(41 thresholds, {wall:.1f} s wall)")
+    res["threshold_rule"]["times_h"] = np.asarray(schedule.times).tolist()
+    free = th.oncolytic_injections(n_doses=k, total=0.3 * k)  # the same total fraction, split freely (<= 0.9)
+    grid_best = th.BolusSchedule(res["grid"]["schedule"]["times"], res["grid"]["schedule"]["doses"], "i")
+    for key, label, problem, start in (("refined_from_rule", "the rule's times", pc, schedule),
+                                       ("refined_from_grid", "the grid's best", pc, grid_best),
+                                       ("refined_from_rule_free_fractions", "the rule, fractions free", free,
+                                        schedule)):
+        wall, cpu, refined = timed(th.optimize_schedule, problem, steps=25, starts=1, learning_rate=0.002,
+                                   init=[start])
+        print(f"  optimiser from {label}  {refined.n_simulations} simulations  objective {refined.value:.6g}  "
+              f"times {[round(float(t), 1) for t in refined.schedule.times]} h  fractions "
+              f"{[round(float(f), 3) for f in refined.schedule.amounts]}  {wall:.1f} s wall")
+        res[key] = {**refined.as_dict(), "wall_s": wall, "cpu_s": cpu}
+    return res
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--infusion-intervals", type=int, default=6)
@@ -76,6 +116,8 @@ def main(argv=None):
     ap.add_argument("--cart-doses", type=int, default=3)
     ap.add_argument("--cart-levels", type=int, default=4, help="grid: units the dose is split into")
     ap.add_argument("--cart-times", type=int, default=10, help="grid: candidate dose times")
+    ap.add_argument("--ov-injections", type=int, default=3)
+    ap.add_argument("--ov-times", type=int, default=12, help="grid: candidate injection times")
     ap.add_argument("--quick", action="store_true", help="4 intervals / 2 doses and smaller grids (about 2 min)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "therapy.json")
     a = ap.parse_args(argv)
@@ -109,8 +151,11 @@ def main(argv=None):
     b_res = compare(f"(b) cart-doses, {a.cart_doses} boluses", pb, {"n_times": a.cart_times, "n_levels": a.cart_levels},
                     {"steps": 30, "starts": 4, "learning_rate": 0.1})
 
+    c_res = ov_section(a.ov_injections, a.ov_times)
+
     result = {"benchmark": "therapy", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "precision": "float64", "load_average": load, "te_infusion": a_res, "cart_doses": b_res,
+              "ov_injections": c_res,
               "machine": machine_info()}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2, default=float) + "\n")

@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("optimize", help="optimise a therapy schedule by gradient (float64); "
                                         "schedule.csv, optimize.json, figure.png")
     p.add_argument("problem", help="te-infusion (seed 000: cheapest infusion reaching a threshold) | "
-                                   "cart-doses (seed 003: split a CAR-T dose into timed boluses)")
+                                   "cart-doses (seed 003: split a CAR-T dose into timed boluses) | "
+                                   "ov-injections (seed 004: time virus re-injections into the radial PDE)")
     p.add_argument("--doses", type=int, help="number of doses (boluses) or infusion intervals")
     p.add_argument("--total", type=float, help="total dose the schedule must give")
     p.add_argument("--max-dose", type=float, help="largest single dose (infusions: largest rate)")
@@ -269,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="projected Adam (default) or L-BFGS with a penalty")
     p.add_argument("--steps", type=int, default=40, help="optimiser iterations per start (default 40)")
     p.add_argument("--starts", type=int, default=4, help="multistart: starts, vmapped (default 4)")
+    p.add_argument("--learning-rate", type=float, default=0.05,
+                   help="Adam step in the normalised variables (doses / dose unit, times / horizon; default 0.05)")
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bar on stderr")
     p.set_defaults(func=_cmd_optimize)

@@ -10,6 +10,7 @@ import numpy as np
 from ..core._progress import _draw
 from ..core._scenario import _jsonable, write_csv
 from ._optimize import optimize_schedule
+from ._oncolytic import threshold_rule, threshold_schedule
 from ._problems import PROBLEMS, constant_infusion_baseline, untreated
 
 
@@ -44,7 +45,7 @@ def plot(problem, report, path):
         twin.stairs(np.asarray(s.rates), s.edges, color="C0", label="infusion rate")
         twin.set_ylabel("infusion rate")
         ax.plot([], [], color="C0", label="infusion rate")
-    ax.set_xlabel(f"t [{problem.model.time_units}]")
+    ax.set_xlabel(f"t [{problem.time_units}]")
     ax.set_ylabel("tumour burden " + "+".join(problem.burden_states))
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -62,7 +63,13 @@ def run_optimize(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.progress:
         _draw(0.0)
-    report = optimize_schedule(problem, steps=args.steps, starts=args.starts, method=args.method)
+    init, rule = (), None
+    if args.problem == "ov-injections":  # one start refines the Fig. 12 rule with as many injections
+        rule = threshold_rule(problem)
+        if rule["best_same_count"] is not None:
+            init = (threshold_schedule(problem, rule["best_same_count"]["threshold"]),)
+    report = optimize_schedule(problem, steps=args.steps, starts=args.starts, method=args.method, init=init,
+                                learning_rate=args.learning_rate)
     if args.progress:
         _draw(1.0)
         print(file=sys.stderr)
@@ -79,6 +86,8 @@ def run_optimize(args) -> int:
                "report": report.as_dict()}
     if args.problem == "te-infusion":
         summary["constant_dose_baseline"] = constant_infusion_baseline(problem)
+    if rule is not None:
+        summary["threshold_rule"] = rule
     (out / "optimize.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
     plot(problem, report, out / "figure.png")
     print(f"{args.problem}: objective {problem.objective} = {report.value:.6g} after {report.n_simulations} "

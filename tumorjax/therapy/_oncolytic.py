@@ -7,8 +7,9 @@ survival factor is split between the two nodes around $T$: with $T/\Delta t = n 
 $0 \le \theta < 1$, the cells at $t_n$ are scaled by $(1-f)^{1-\theta}$ and those at $t_{n+1}$ by
 $(1-f)^{\theta}$ (a hat-function spreading of the jump, as in cloud-in-cell). The solve is then
 continuous and piecewise smooth in $T$, equal to `Protocol`'s when $T$ is a node; its derivative is
-the one-step difference of injecting at $t_{n+1}$ rather than at $t_n$, first order like the IMEX
-scheme, and any number of injections costs one solve. $u + i$ is unchanged by a jump, so the
+the one-step difference of injecting at $t_{n+1}$ rather than at $t_n$ (a first-order approximation;
+at a node it is the right-hand one, and on a coarse grid the left and right ones can differ by tens
+of per cent), and any number of injections costs one solve. $u + i$ is unchanged by a jump, so the
 burden $U + I$ is continuous in time.
 """
 
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..oncolytic import OncolyticParams, OVState, RadialConfig, solve_radial, threshold_sweep
+from ..oncolytic import OncolyticParams, OVState, Protocol, RadialConfig, solve_radial, threshold_sweep
 from ..oncolytic._radial import _STEPS, choose_step
 from ._constraints import Constraints
 from ._problem import ScheduleProblem, _trapezoid
@@ -26,7 +27,7 @@ from ._schedules import BolusSchedule
 
 def simulate_injections(params: OncolyticParams, config: RadialConfig, y0: OVState, schedule: BolusSchedule,
                         horizon: float, dt: float, n_sub: int):
-    r"""Solve (2.8) from `y0` over `[0, horizon]` [h] with the injections of `schedule`, smooth in their times.
+    r"""Solve (2.8) from `y0` over `[0, horizon]` [h] with the injections of `schedule`, smooth in the times.
 
     `schedule.times` are the injection times [h] (clipped to `[0, horizon]`), `schedule.amounts`
     the fractions $f < 1$ of uninfected cells each infects (see the module docstring). `dt` [h]
@@ -92,7 +93,7 @@ class InjectionProblem(eqx.Module):
     n_sub: int = eqx.field(static=True)
     dosed_state: str = eqx.field(static=True, default="i")
     burden_states: tuple = eqx.field(static=True, default=("U_total", "I_total"))
-    target: None = eqx.field(static=True, default=None)
+    target: float | None = eqx.field(static=True, default=None)  # no control threshold (the CLI plot asks)
     time_units: str = eqx.field(static=True, default="h")
 
     def __init__(self, params, config, y0, constraints, *, objective="auc"):
@@ -101,19 +102,23 @@ class InjectionProblem(eqx.Module):
         if config.scheme != "fv":
             raise ValueError("the injection problem uses the finite-volume scheme (scheme='fv')")
         if objective not in ("auc", "final"):
-            raise ValueError(f"unknown objective {objective!r} for the injection problem; choose 'auc' or 'final'")
+            raise ValueError(f"unknown objective {objective!r} for the injection problem; "
+                             "choose 'auc' or 'final'")
         if not (isinstance(constraints, Constraints) and constraints.family == "bolus"):
             raise ValueError("the injection problem needs bolus Constraints (injection times and fractions)")
         if constraints.max_dose is None or not constraints.max_dose < 1:
-            raise ValueError(f"max_dose (largest infected fraction) must be given and < 1, got {constraints.max_dose}: "
-                             "f = 1 empties u, and (1 - f)^theta has no derivative in the time there")
+            raise ValueError(f"max_dose (largest infected fraction) must be given and < 1, got "
+                             f"{constraints.max_dose}: f = 1 empties u, and (1 - f)^theta has no derivative "
+                             "in the time there")
         dt, n_sub = choose_step(params, config)
-        if abs(constraints.horizon / config.save_every - round(constraints.horizon / config.save_every)) > 1e-9:
+        n_saves = constraints.horizon / config.save_every
+        if abs(n_saves - round(n_saves)) > 1e-9:
             raise ValueError(f"horizon = {constraints.horizon:g} h must be a multiple of save_every = "
                              f"{config.save_every:g} h")
         if y0.u.shape[-1] != config.N:
             raise ValueError(f"y0 has {y0.u.shape[-1]} cells, the grid {config.N}")
-        self.params, self.config, self.y0, self.constraints, self.objective = params, config, y0, constraints, objective
+        self.params, self.config, self.y0, self.constraints = params, config, y0, constraints
+        self.objective = objective
         self.dt, self.n_sub = dt, n_sub
 
     # the schedule family and its encoding are those of a bolus ScheduleProblem
@@ -126,14 +131,15 @@ class InjectionProblem(eqx.Module):
 
     def simulate(self, schedule):
         """`(ts, totals, ok)` over `[0, horizon]`, totals = (U, I) (see [`simulate_injections`][])."""
-        return simulate_injections(self.params, self.config, self.y0, schedule, self.horizon, self.dt, self.n_sub)
+        return simulate_injections(self.params, self.config, self.y0, schedule, self.horizon, self.dt,
+                                   self.n_sub)
 
     def burden(self, totals):
         """Tumour burden U + I [cells]."""
         return totals[..., 0] + totals[..., 1]
 
     def terms(self, schedule) -> dict:
-        """final, auc (normalised), burden_integral (cells h, as `threshold_sweep`'s `burden`), final_burden, ok."""
+        """final, auc (normalised), burden_integral (cells h, like `threshold_sweep`'s), final_burden, ok."""
         ts, totals, ok = self.simulate(schedule)
         B = self.burden(totals)
         integral = _trapezoid(B, ts)
@@ -161,7 +167,8 @@ def oncolytic_injections(n_doses: int = 3, horizon: float = 3000.0, *, fraction:
     $\int_0^H (U+I)\,dt$ (`"auc"`, Fig. 12b's quantity) or the final one (`"final"`). By default each
     injection infects `fraction` = 30 % of the uninfected cells (Fig. 12) and only the times are
     optimised; with `total` or `max_dose` the fractions are free too, in `[0, max_dose]` (default
-    0.9) summing to `total` (default `n_doses * fraction`). Coarse grid: IMEX, `N` cells on
+    0.9) summing to `total` (default `n_doses * fraction`); a [`grid_search`][] over the times alone
+    takes `n_levels = n_doses` (its one even split). Coarse grid: IMEX, `N` cells on
     `[0, L]`, step `dt` h (a 3000-h solve takes about 0.05 s on one CPU core).
     """
     if not 0 < fraction < 1:
@@ -169,8 +176,8 @@ def oncolytic_injections(n_doses: int = 3, horizon: float = 3000.0, *, fraction:
     free = total is not None or max_dose is not None
     total = n_doses * fraction if total is None else total
     max_dose = (0.9 if free else total / n_doses) if max_dose is None else max_dose
-    c = Constraints(horizon=float(horizon), n_doses=int(n_doses), total=float(total), max_dose=float(max_dose),
-                    min_interval=float(min_interval))
+    c = Constraints(horizon=float(horizon), n_doses=int(n_doses), total=float(total),
+                    max_dose=float(max_dose), min_interval=float(min_interval))
     params = OncolyticParams(zeta=FIG12["zeta"])
     config = RadialConfig(L=L, N=N, mode="imex", dt=dt, save_every=save_every)
     y0 = solve_radial(params, config, 0.0, t0=FIG12["t_start"], R_u=FIG12["R_u"], R_i=FIG12["R_i"]).final
@@ -178,7 +185,7 @@ def oncolytic_injections(n_doses: int = 3, horizon: float = 3000.0, *, fraction:
 
 
 def threshold_rule(problem: InjectionProblem, thresholds=None, fraction: float | None = None) -> dict:
-    r"""The Fig. 12 rule on the same grid: inject (fraction `fraction`) whenever $U \ge U_{thr}$, for each threshold.
+    r"""The Fig. 12 rule on the problem's grid: inject whenever $U \ge U_{thr}$, for each threshold.
 
     One vmapped [`tumorjax.oncolytic.threshold_sweep`][] from t = -500 h (default thresholds:
     41 log-spaced from $10^4$ to $10^6$ cells; default fraction: the problem's mean fraction).
@@ -192,8 +199,9 @@ def threshold_rule(problem: InjectionProblem, thresholds=None, fraction: float |
     fraction = c.total / c.n_doses if fraction is None else fraction
     sweep = threshold_sweep(thresholds, problem.params, problem.config, t_end=problem.horizon,
                             t0=FIG12["t_start"], R_u=FIG12["R_u"], R_i=FIG12["R_i"], fraction=fraction)
-    B0 = float(problem.burden(jnp.stack([problem.config.total(problem.y0.u), problem.config.total(problem.y0.i)])))
-    out = {"threshold": sweep["threshold"], "burden": sweep["burden"], "auc": sweep["burden"] / (B0 * problem.horizon),
+    B0 = float(problem.config.total(problem.y0.u + problem.y0.i))
+    out = {"threshold": sweep["threshold"], "burden": sweep["burden"],
+           "auc": sweep["burden"] / (B0 * problem.horizon),
            "injections": sweep["injections"], "mean_interval_h": sweep["mean_interval_h"],
            "fraction": fraction, "ok": bool(np.all(sweep["status"] == 0))}
     same = np.flatnonzero(sweep["injections"] == c.n_doses)
@@ -202,3 +210,33 @@ def threshold_rule(problem: InjectionProblem, thresholds=None, fraction: float |
                                                          ("threshold", "burden", "auc", "injections",
                                                           "mean_interval_h")}
     return out
+
+
+def threshold_schedule(problem: InjectionProblem, threshold: float,
+                       fraction: float | None = None) -> BolusSchedule:
+    r"""The injection times $T_1 < T_2 < \dots$ in $(0, H]$ that the Fig. 12 rule with `threshold` produces.
+
+    `Protocol` reports only the first and last triggered times, so they are found one by one:
+    solve with the times found so far as fixed injections and the rule active after the last of
+    them; its first trigger is the next time (at most `n_doses` + 10 solves of one shape: one compilation).
+    On the step grid, so [`simulate_injections`][] reproduces the rule's solution exactly.
+    """
+    c = problem.constraints
+    fraction = c.total / c.n_doses if fraction is None else fraction
+    n_max = c.n_doses + 10
+    times = np.full(n_max, np.inf)
+
+    def next_time(times, start):
+        protocol = Protocol(t_injections=times, fraction=fraction, threshold=threshold,
+                            t_threshold_start=start)
+        sol = solve_radial(problem.params, problem.config, problem.horizon,
+                           t0=FIG12["t_start"], R_u=FIG12["R_u"], R_i=FIG12["R_i"], protocol=protocol)
+        return sol.t_first_injection
+
+    for k in range(n_max):
+        t = float(next_time(jnp.asarray(times), jnp.asarray(times[k - 1] if k else 0.0)))
+        if not np.isfinite(t):
+            break
+        times[k] = t
+    times = times[np.isfinite(times)]
+    return BolusSchedule(times, np.full(times.size, fraction), "i")

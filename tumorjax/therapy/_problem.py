@@ -115,6 +115,10 @@ class ScheduleProblem(eqx.Module):
         return self.constraints.horizon
 
     @property
+    def time_units(self) -> str:
+        return self.model.time_units
+
+    @property
     def dose_unit(self) -> float:
         """Scale of one dose (infusion: one rate) that normalises the optimiser's variables."""
         c = self.constraints

@@ -8,6 +8,7 @@ from ..core import simulate
 from ..ode import TumourEffector
 from ..ode._thresholds import minimum_dose
 from ._constraints import Constraints
+from ._oncolytic import oncolytic_injections
 from ._problem import ScheduleProblem
 
 #: the seed-000 tumour-effector parameters of the therapy section (Michaelis-Menten killing).
@@ -86,10 +87,11 @@ def cart_split_dose(n_doses: int = 3, horizon: float = 30.0, *, total: float = 0
 
 
 #: the worked problems by command-line name.
-PROBLEMS = {"te-infusion": infusion_control, "cart-doses": cart_split_dose}
+PROBLEMS = {"te-infusion": infusion_control, "cart-doses": cart_split_dose, "ov-injections": oncolytic_injections}
 
 
-def untreated(problem: ScheduleProblem):
-    """`(ts, burden)` without therapy, on the problem's horizon (for figures)."""
-    sol = simulate(problem.model, problem.params, problem.y0, (0.0, problem.horizon), n_save=201)
-    return np.asarray(sol.ts), np.asarray(problem.burden(sol.ys))
+def untreated(problem):
+    """`(ts, burden)` without therapy (every dose zero), on the problem's horizon (for figures)."""
+    s = problem.even_schedule()
+    ts, ys, _ = problem.simulate(problem.schedule(jnp.zeros_like(s.doses), getattr(s, "times", None)))
+    return np.asarray(ts), np.asarray(problem.burden(ys))

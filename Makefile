@@ -1,6 +1,8 @@
 # `make demo` and `make test` each build .venv on first use (Python 3.11+).
 PYTHON ?= python3
 VENV := .venv
+# test processes (pytest-xdist; each file stays on one worker so module fixtures compile once)
+PYTEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 
 .PHONY: demo test bench clean
@@ -16,7 +18,7 @@ demo: $(BIN)/activate
 	@echo "wrote out/demo/timeseries.csv, out/demo/summary.json, out/demo/figure.png"
 
 test: $(BIN)/activate
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/bench_ensemble_ode.py

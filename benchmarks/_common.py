@@ -1,9 +1,11 @@
 """Timing and machine-description helpers shared by the benchmark scripts."""
 
+import json
 import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import diffrax
 import jax
@@ -40,3 +42,17 @@ def machine_info():
         "device": str(dev),
         "device_kind": getattr(dev, "device_kind", None),
     }
+
+
+def record(name, **fields):
+    """A benchmark's JSON record: its name, the command line that ran it, `fields`, the machine."""
+    return {"benchmark": name, "command": " ".join([Path(sys.executable).name, *sys.argv]), **fields,
+            "machine": machine_info()}
+
+
+def write_json(path, obj):
+    """Write `obj` as indented JSON (NumPy and JAX scalars as floats), creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    print(f"wrote {path}")

@@ -21,7 +21,6 @@ Float64 throughout. Writes benchmarks/results/calibration.json.
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 from scipy.optimize import least_squares  # noqa: E402
 
-from _common import machine_info  # noqa: E402
+from _common import record, write_json  # noqa: E402
 from tumorjax.calibration import (  # noqa: E402
     GROWTH_LAWS, LogNormal, Problem, fit, fit_population, fit_subjects, growth_problem, profile_likelihood,
 )
@@ -197,8 +196,7 @@ def main(argv=None):
         result = json.loads(a.out.read_text())
         result["gradient_over_forward"] = gradient_section(data)
         result["gradient_over_forward"]["load_average"] = load
-        a.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-        print(f"updated {a.out}")
+        write_json(a.out, result)
         return
 
     print("1. LLC lung, 20 mice, V0 = 1 mm^3, sd = sigma V^0.84:", flush=True)
@@ -225,14 +223,9 @@ def main(argv=None):
 
     grad = gradient_section(data, (kuz, kuz_data))
 
-    result = {"benchmark": "calibration", "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "precision": "float64", "load_average": load, "llc_table": table,
-              "llc_population_gompertz": pop.as_dict(), "recovery_kuznetsov": rec, "throughput": thr,
-              "gradient_over_forward": grad,
-              "machine": machine_info()}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(f"wrote {a.out}")
+    write_json(a.out, record("calibration", precision="float64", load_average=load, llc_table=table,
+                             llc_population_gompertz=pop.as_dict(), recovery_kuznetsov=rec, throughput=thr,
+                             gradient_over_forward=grad))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -52,7 +51,7 @@ import diffrax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from _common import machine_info  # noqa: E402
+from _common import record, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 5.0
@@ -372,10 +371,9 @@ def main(argv=None):
                   f"|g0 - fd|/|fd| {v['fd_rel_err_0']:.1e})", flush=True)
     load_end = os.getloadavg()
     out = a.out or (None if a.quick else ROOT / "benchmarks" / "results" / "gradient_cost.json")
-    result = {"benchmark": "gradient_cost", "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "precision": "float64", "target_ratio": TARGET, "quick": a.quick, "timer": "time.process_time",
-              "load_average_start": load, "load_average_end": load_end, "families": results,
-              "machine": machine_info()}
+    result = record("gradient_cost", precision="float64", target_ratio=TARGET, quick=a.quick,
+                    timer="time.process_time", load_average_start=load, load_average_end=load_end,
+                    families=results)
     if out is None:
         print("quick run: nothing written (give --out to keep it)")
         return
@@ -385,9 +383,7 @@ def main(argv=None):
             old["families"].update(results)
             result["families"] = old["families"]
             result["command"] = [*np.atleast_1d(old["command"]).tolist(), result["command"]]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(f"wrote {out}")
+    write_json(out, result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Float64. Writes benchmarks/results/invitro.json.
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import tumorjax as tj
 
 tj.enable_x64()
 
-from _common import machine_info  # noqa: E402
+from _common import record, write_json  # noqa: E402
 from tumorjax.data import load_conte  # noqa: E402
 from tumorjax.invitro import (  # noqa: E402
     CONTE_GROUPS, CONTE_START, Wells, WellsProblem, fit_wells, replicate_spread,
@@ -51,15 +50,12 @@ def main():
         print(f"{c:<10} {seen['cell_index'][c]:>10.3f} {h:>9.3f} {f:>9.3f} {h / f:>6.2f} "
               f"{held['cells'][c]:>17.0f} {floor['cells'][c]:>17.0f}")
     print(f"\nfit + Fisher information: {seconds:.1f} s (compilation included)")
-    out = Path(__file__).parent / "results" / "invitro.json"
-    out.write_text(json.dumps({
-        "fit": {"names": fit.names, "estimate": fit.estimate.tolist(), "se": fit.se.tolist(),
-                "lower": fit.lower.tolist(), "upper": fit.upper.tolist(), "nll": fit.nll, "aic": fit.aic,
-                "n_obs": fit.n_obs, "converged": fit.converged, "starts_nll": fit.starts_nll.tolist(),
-                "seconds": seconds},
-        "rmse_fit_Y1_Y2": seen, "rmse_heldout_Y3": held, "rmse_floor_Y3": floor, "machine": machine_info(),
-    }, indent=2) + "\n")
-    print(f"wrote {out}")
+    fit_record = {"names": fit.names, "estimate": fit.estimate.tolist(), "se": fit.se.tolist(),
+                  "lower": fit.lower.tolist(), "upper": fit.upper.tolist(), "nll": fit.nll, "aic": fit.aic,
+                  "n_obs": fit.n_obs, "converged": fit.converged, "starts_nll": fit.starts_nll.tolist(),
+                  "seconds": seconds}
+    write_json(Path(__file__).parent / "results" / "invitro.json",
+               record("invitro", fit=fit_record, rmse_fit_Y1_Y2=seen, rmse_heldout_Y3=held, rmse_floor_Y3=floor))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,7 @@ Writes benchmarks/results/therapy.json.
 """
 
 import argparse
-import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -43,7 +41,7 @@ tj.enable_x64()
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import machine_info  # noqa: E402
+from _common import record, write_json  # noqa: E402
 from tumorjax import therapy as th  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,13 +169,8 @@ def main(argv=None):
 
     c_res = ov_section(a.ov_injections, a.ov_times)
 
-    result = {"benchmark": "therapy", "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "precision": "float64", "load_average": load, "te_infusion": a_res, "cart_doses": b_res,
-              "ov_injections": c_res,
-              "machine": machine_info()}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(f"wrote {a.out}")
+    write_json(a.out, record("therapy", precision="float64", load_average=load, te_infusion=a_res,
+                             cart_doses=b_res, ov_injections=c_res))
 
 
 if __name__ == "__main__":

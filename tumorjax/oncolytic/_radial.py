@@ -390,8 +390,15 @@ def _advance(carry, p, protocol, dt, t0, config, n_sub, every, n_blocks):
 
     Returns the carry, the series after every interval, (n_blocks * every, 10), and the fields at the end of
     each block, (n_blocks, 4, N).
+
+    Reverse mode stores one state per save interval and recomputes the interval. An explicit interval
+    has hundreds of cheap steps, so each step is checkpointed too (only its input state is kept: storing
+    every intermediate of the interval costs more than recomputing a step); IMEX intervals have few
+    expensive steps and keep theirs.
     """
     step = _make_step(p, protocol, dt, t0, config)
+    if config.mode == "explicit":
+        step = jax.checkpoint(step)
 
     @jax.checkpoint
     def interval(c, _):

@@ -8,6 +8,10 @@ accurate scheme's time to an accurate answer against the reference scheme's (flo
 2. Homogeneous case (C = 1e7, T_A = 2.4e7, T = 30) against the Radau solution `homog_ode_radau.csv`:
    the accurate scheme's time and error, the reference scheme's error at dt = 0.01 and its time to be
    stable at all (dt <= 4.07e-7, extrapolated from its measured cost per step).
+3. With `--convergence` (`--fine` adds 65^3): the accurate scheme's observed orders in dt and in dx on
+   smooth data (`convergence`).
+4. With `--n1`: every 3D run of the normalised set N1 that the author's solver made (`h2_N1_3d_*.csv`)
+   recomputed by the reference scheme to its end (`n1_runs`).
 
 Writes benchmarks/results/cart_3d.json with machine info and the load average.
 """
@@ -28,8 +32,8 @@ import numpy as np  # noqa: E402
 
 from _common import machine_info  # noqa: E402
 from tumorjax.cart import (  # noqa: E402
-    FIELDS, REFERENCE_CODE, CARTInitial, CARTNumerics, CARTSetup, initial_fields, reference_stability, simulate_cart,
-    step_reference,
+    FIELDS, REFERENCE_CODE, CARTInitial, CARTNumerics, CARTSetup, initial_fields, reference_run_setup,
+    reference_stability, simulate_cart, step_reference,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -99,25 +103,81 @@ def homogeneous(rtol: float) -> dict:
     return out
 
 
-def convergence() -> dict:
-    """Observed orders in dt of the accurate scheme (5^3 grid, smooth data, normalised set, T = 0.4,
-    max error per field against dt = 0.0125), and in dx (7^3, 13^3, 25^3 at common nodes, T = 0.3)."""
+def convergence(fine: bool = False) -> dict:
+    """Observed orders of the accurate scheme on smooth data (normalised set): in dt (5^3 grid,
+    T = 0.4, max error per field against dt = 0.0125) and in dx (9^3, 17^3, 33^3 and, with `fine`,
+    65^3; dt = 0.02, T = 0.32; differences at the common nodes in the max, L1 and L2 norms)."""
     from tumorjax.cart import NORMALISED, NORMALISED_INITIAL
+    from tumorjax.numerics import node_weights
 
     init = NORMALISED_INITIAL.replace(edge_width=0.15, cart_layer=0.2)
 
-    def run(n, dt, T):
-        num = CARTNumerics(nx=n, ny=n, nz=n, T=T, dt=dt, rtol=1e-10, atol=1e-10, save_every=10**6)
+    def run(n, dt, T, rtol=1e-10, atol=1e-10):
+        num = CARTNumerics(nx=n, ny=n, nz=n, T=T, dt=dt, rtol=rtol, atol=atol, save_every=10**6)
         return simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=num), scheme="accurate").final
 
     ref = run(5, 0.0125, 0.4)
     err = np.array([np.abs(run(5, dt, 0.4) - ref).reshape(7, -1).max(1) for dt in (0.2, 0.1, 0.05)])
     out = {"dt": [0.2, 0.1, 0.05], "dt_errors": err.tolist(),
            "dt_orders": dict(zip(FIELDS, np.log2(err[-2] / err[-1]).tolist()))}
-    u = {n: run(n, 0.01, 0.3) for n in (7, 13, 25)}
-    e1 = np.abs(u[7] - u[13][:, ::2, ::2, ::2]).max()
-    e2 = np.abs(u[13] - u[25][:, ::2, ::2, ::2]).max()
-    out["dx_order_max_norm"] = float(np.log2(e1 / e2))
+    ns = (9, 17, 33, 65) if fine else (9, 17, 33)
+    u = {n: run(n, 0.02, 0.32, 1e-7, 1e-10) for n in ns}
+    diffs = {}
+    for a, b in zip(ns[:-1], ns[1:]):
+        d = (u[a] - u[b][:, ::2, ::2, ::2]).reshape(7, -1)
+        w = np.asarray(node_weights(u[a].shape[1:], "vertex")).ravel() / (a - 1) ** 3
+        diffs[f"{a}-{b}"] = {"max": np.abs(d).max(1), "L1": (w * np.abs(d)).sum(1),
+                             "L2": np.sqrt((w * d**2).sum(1))}
+    keys = list(diffs)
+    out["dx_grids"] = list(ns)
+    out["dx_differences"] = {k: {nm: v.tolist() for nm, v in d.items()} for k, d in diffs.items()}
+    out["dx_orders"] = {f"{k1} / {k2}": {nm: dict(zip(FIELDS, np.log2(diffs[k1][nm] / diffs[k2][nm]).tolist()))
+                                         for nm in ("max", "L1", "L2")}
+                        for k1, k2 in zip(keys[:-1], keys[1:])}
+    return out
+
+
+def _csv_series(path, match):
+    import csv
+
+    cols = [f"{s}_{f}" for s in ("mean", "max") for f in FIELDS]
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if all(r[k] == v for k, v in match.items())]
+    return cols, np.array([float(r["t"]) for r in rows]), np.array([[float(r[c]) for c in cols] for r in rows])
+
+
+def n1_runs() -> dict:
+    """Every 3D run of the normalised set N1 (`h2_N1_3d_*.csv`, the author's solver) recomputed by the
+    reference scheme to its end: largest relative difference of the means and maxima (per column,
+    relative to the column's largest value) and the CPU time per node-step against the C++ run's
+    (compilation included in the first run of each grid)."""
+    runs = json.loads((REF / "h2_params.json").read_text())["runs"]
+    scenario = {"base_20": "baseline", "enh_20": "enhanced", "combo_20": "combination",
+                "base_20_iters2000": "baseline_diff_iters2000"}
+    out = {}
+    for name, run in runs.items():
+        if name.startswith("N1_32"):
+            csv_name, match = "h2_N1_3d_32_TBzero_40.csv", {}
+        elif name.startswith("N1_33"):
+            sw, frac = name[len("N1_33_"):].split("_tb")
+            csv_name, match = "h2_N1_3d_33_20.csv", {"switching": sw, "tb_frac": frac}
+        elif name.startswith("N1_34"):
+            csv_name, match = "h2_N1_3d_34_20.csv", {"scenario": scenario[name[len("N1_34_"):]]}
+        else:
+            continue
+        setup = reference_run_setup(name, run)
+        cpu, _, sol = _cpu_timed(lambda: simulate_cart(setup, scheme="reference"))  # noqa: B023
+        cols, t_ref, ref = _csv_series(REF / csv_name, match)
+        got = np.stack([sol.to_columns()[c] for c in cols], 1)
+        assert got.shape == ref.shape and np.allclose(sol.ts, t_ref), name
+        scale = np.abs(ref).max(0)
+        err = np.abs(got - ref).max(0) / np.where(scale > 0, scale, 1.0)
+        node_steps = setup.numerics.n_steps * int(np.prod(setup.numerics.shape))
+        out[name] = {"max_rel_diff": float(err.max()), "worst_column": cols[int(err.argmax())],
+                     "cpu_s": cpu, "cpu_us_per_node_step": 1e6 * cpu / node_steps,
+                     "cpp_user_us_per_node_step": run["user_cpu_per_node_step_us"]}
+        print(f"  {name}: max rel diff {err.max():.1e} ({cols[int(err.argmax())]}), "
+              f"{out[name]['cpu_us_per_node_step']:.2f} us/node-step (C++ {run['user_cpu_per_node_step_us']:.2f})")
     return out
 
 
@@ -126,6 +186,8 @@ def main():
     ap.add_argument("--steps", type=int, default=100, help="timed reference steps on 40^3 (default 100)")
     ap.add_argument("--full", action="store_true", help="also the whole default run vs default_timeseries.csv")
     ap.add_argument("--convergence", action="store_true", help="also the accurate scheme's orders in dt and dx")
+    ap.add_argument("--fine", action="store_true", help="with --convergence, add the 65^3 grid (about 20 CPU-min)")
+    ap.add_argument("--n1", action="store_true", help="also every N1 run of the author's solver (h2_ files) to its end")
     ap.add_argument("--rtol", type=float, default=1e-6, help="accurate scheme tolerance (homogeneous case)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cart_3d.json"))
     args = ap.parse_args()
@@ -146,9 +208,14 @@ def main():
           f"{h['reference']['dt_stable']:.2e}: {h['reference']['cpu_s_extrapolated_at_stable_dt']:.0f} s CPU "
           f"(extrapolated) -> ratio {h['time_to_accuracy_ratio']:.0f}x")
     if args.convergence:
-        res["convergence"] = cv = convergence()
-        print("accurate scheme, orders in dt:", {k: round(v, 2) for k, v in cv["dt_orders"].items()},
-              f"in dx (max norm): {cv['dx_order_max_norm']:.2f}")
+        res["convergence"] = cv = convergence(args.fine)
+        print("accurate scheme, orders in dt:", {k: round(v, 2) for k, v in cv["dt_orders"].items()})
+        for pair, norms in cv["dx_orders"].items():
+            for norm, orders in norms.items():
+                print(f"  orders in dx, {pair}, {norm}:", {k: round(v, 2) for k, v in orders.items()})
+    if args.n1:
+        print("N1 runs (reference scheme vs the author's solver, whole runs):")
+        res["n1_runs"] = n1_runs()
     res["load_average_end"] = os.getloadavg()
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text(json.dumps(res, indent=2, default=float) + "\n")

@@ -14,6 +14,7 @@ from ._params import (
     NORMALISED, NORMALISED_INITIAL, REFERENCE_CODE, TABLE1, CARTInitial, CARTNumerics, CARTParams, CARTSetup,
     microenvironment_variant, normalised, switching_variant,
 )
+from ._reference_runs import reference_run_setup
 from ._reference_scheme import reference_stability, step_reference
 from ._solver import final_fields, simulate_cart, tumour_burden
 from . import _scenarios  # noqa: F401,E402  (registers the cart- scenarios)

@@ -19,10 +19,17 @@ def node_coordinates(num: CARTNumerics):
 
 
 def _indicator(dist, radius, width):
-    """1 where dist <= radius; a tanh edge of `width` when width > 0 (traced radius and width)."""
+    """1 where dist <= radius; with width > 0 a tanh edge of that width (traced radius and width).
+
+    The smooth form is a function of dist^2, 0.5 (1 - tanh((dist^2 - radius^2) / (2 max(radius, width) width))),
+    which near dist = radius >= width is 0.5 (1 - tanh((dist - radius) / width)) but has no cusp where dist = 0
+    (the ball's centre, the injection axis) and zero slope across the face x = 0: a function of dist
+    itself would put a cone at the centre whose Laplacian grows like 1/dx, and grid studies would
+    not converge there.
+    """
     sharp = jnp.where(dist <= radius, 1.0, 0.0)
     w = jnp.where(width > 0, width, 1.0)  # a safe divisor, so gradients stay finite when width = 0
-    smooth = 0.5 * (1.0 - jnp.tanh((dist - radius) / w))
+    smooth = 0.5 * (1.0 - jnp.tanh((dist * dist - radius * radius) / (2.0 * jnp.maximum(radius, w) * w)))
     return jnp.where(width > 0, smooth, sharp)
 
 

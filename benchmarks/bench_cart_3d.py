@@ -10,7 +10,9 @@ accurate scheme's time to an accurate answer against the reference scheme's (flo
    stable at all (dt <= 4.07e-7, extrapolated from its measured cost per step).
 3. With `--convergence` (`--fine` adds 65^3): the accurate scheme's observed orders in dt and in dx on
    smooth data (`convergence`).
-4. With `--n1`: every 3D run of the normalised set N1 that the author's solver made (`h2_N1_3d_*.csv`)
+4. With `--compare-default CSV [CSV]`: the reference's error on the default run against an accurate
+   solve written by the CLI (`default_error`).
+5. With `--n1`: every 3D run of the normalised set N1 that the author's solver made (`h2_N1_3d_*.csv`)
    recomputed by the reference scheme to its end (`n1_runs`).
 
 Writes benchmarks/results/cart_3d.json with machine info and the load average.
@@ -104,24 +106,24 @@ def homogeneous(rtol: float) -> dict:
 
 
 def convergence(fine: bool = False) -> dict:
-    """Observed orders of the accurate scheme on smooth data (normalised set): in dt (5^3 grid,
-    T = 0.4, max error per field against dt = 0.0125) and in dx (9^3, 17^3, 33^3 and, with `fine`,
-    65^3; dt = 0.02, T = 0.32; differences at the common nodes in the max, L1 and L2 norms)."""
+    """Observed orders of the accurate scheme on smooth data (normalised set, smoothstep edges): in dt
+    (5^3 grid, edge half-width 0.15, T = 0.4, max error per field against dt = 0.0125) and in dx (9^3,
+    17^3, 33^3 and, with `fine`, 65^3; half-width 0.25; dt = 0.02, T = 0.32; differences at the common
+    nodes in the max, L1 and L2 norms)."""
     from tumorjax.cart import NORMALISED, NORMALISED_INITIAL
     from tumorjax.numerics import node_weights
 
-    init = NORMALISED_INITIAL.replace(edge_width=0.15, cart_layer=0.2)
-
-    def run(n, dt, T, rtol=1e-10, atol=1e-10):
+    def run(n, dt, T, edge, rtol=1e-10, atol=1e-10):
+        init = NORMALISED_INITIAL.replace(edge_width=edge, cart_layer=0.2)
         num = CARTNumerics(nx=n, ny=n, nz=n, T=T, dt=dt, rtol=rtol, atol=atol, save_every=10**6)
         return simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=num), scheme="accurate").final
 
-    ref = run(5, 0.0125, 0.4)
-    err = np.array([np.abs(run(5, dt, 0.4) - ref).reshape(7, -1).max(1) for dt in (0.2, 0.1, 0.05)])
+    ref = run(5, 0.0125, 0.4, 0.15)
+    err = np.array([np.abs(run(5, dt, 0.4, 0.15) - ref).reshape(7, -1).max(1) for dt in (0.2, 0.1, 0.05)])
     out = {"dt": [0.2, 0.1, 0.05], "dt_errors": err.tolist(),
            "dt_orders": dict(zip(FIELDS, np.log2(err[-2] / err[-1]).tolist()))}
     ns = (9, 17, 33, 65) if fine else (9, 17, 33)
-    u = {n: run(n, 0.02, 0.32, 1e-7, 1e-10) for n in ns}
+    u = {n: run(n, 0.02, 0.32, 0.25, 1e-7, 1e-10) for n in ns}
     diffs = {}
     for a, b in zip(ns[:-1], ns[1:]):
         d = (u[a] - u[b][:, ::2, ::2, ::2]).reshape(7, -1)
@@ -181,12 +183,43 @@ def n1_runs() -> dict:
     return out
 
 
+def default_error(path: str, check: str | None = None) -> dict:
+    """The reference's error on the default run: `default_timeseries.csv` against an accurate solve of the
+    same run written by `tumorjax run cart-reference-default --scheme accurate ...` (its timeseries.csv);
+    `check`, a second accurate solve (tighter settings), gives the accurate solution's own uncertainty."""
+    import csv
+
+    def load(p):
+        with open(p) as f:
+            rows = list(csv.DictReader(f))
+        return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+    ref, acc = load(REF / "default_timeseries.csv"), load(path)
+    other = load(check) if check else None
+    out = {}
+    for t in (1.0, 3.0, 10.0, 20.0, 30.0):
+        i, j = int(np.argmin(abs(ref["t"] - t))), int(np.argmin(abs(acc["t"] - t)))
+        row = {f: ref[f"mean_{f}"][i] / acc[f"mean_{f}"][j] - 1 for f in FIELDS}
+        row["burden"] = ((ref["mean_TA"][i] + ref["mean_TB"][i]) / (acc["mean_TA"][j] + acc["mean_TB"][j]) - 1)
+        if other is not None:
+            k = int(np.argmin(abs(other["t"] - t)))
+            row["check_max_abs_rel"] = max(abs(other[f"mean_{f}"][k] / acc[f"mean_{f}"][j] - 1) for f in FIELDS)
+            row["check_max_abs_rel_without_C"] = max(abs(other[f"mean_{f}"][k] / acc[f"mean_{f}"][j] - 1)
+                                                     for f in FIELDS if f != "C")
+        out[t] = row
+        print(f"  t = {t:>4}: " + ", ".join(f"{k} {v:+.3g}" for k, v in row.items()))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=100, help="timed reference steps on 40^3 (default 100)")
     ap.add_argument("--full", action="store_true", help="also the whole default run vs default_timeseries.csv")
     ap.add_argument("--convergence", action="store_true", help="also the accurate scheme's orders in dt and dx")
     ap.add_argument("--fine", action="store_true", help="with --convergence, add the 65^3 grid (about 20 CPU-min)")
+    ap.add_argument("--compare-default", nargs="+", metavar="CSV",
+                    help="timeseries.csv of an accurate default run (and optionally of a tighter one): "
+                         "the reference's error on the default run")
     ap.add_argument("--n1", action="store_true", help="also every N1 run of the author's solver (h2_ files) to its end")
     ap.add_argument("--rtol", type=float, default=1e-6, help="accurate scheme tolerance (homogeneous case)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cart_3d.json"))
@@ -213,6 +246,9 @@ def main():
         for pair, norms in cv["dx_orders"].items():
             for norm, orders in norms.items():
                 print(f"  orders in dx, {pair}, {norm}:", {k: round(v, 2) for k, v in orders.items()})
+    if args.compare_default:
+        print("reference / accurate - 1, domain means, default run:")
+        res["default_error"] = default_error(*args.compare_default)
     if args.n1:
         print("N1 runs (reference scheme vs the author's solver, whole runs):")
         res["n1_runs"] = n1_runs()

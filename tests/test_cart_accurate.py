@@ -106,11 +106,11 @@ def test_second_order_in_dt_for_the_cells_and_S():
 
 @pytest.mark.slow  # about 2.5 min CPU; benchmarks/bench_cart_3d.py --convergence measures the same orders
 def test_second_order_in_dx():
-    """Grid refinement 9^3 -> 17^3 -> 33^3 (dx 1/8 -> 1/32) at a fixed small dt, smooth data, T = 0.32:
-    differences at the common nodes fall at order 2 (max norm 1.66-2.07 per field on the finer pair;
-    17^3 -> 33^3 -> 65^3 in the benchmark: closer to 2). Exact diffusion of the second-order vertex
-    Laplacian, MUSCL chemotaxis, reactions to tolerance."""
-    init = NORMALISED_INITIAL.replace(edge_width=0.15, cart_layer=0.2)
+    """Grid refinement 9^3 -> 17^3 -> 33^3 (dx 1/8 -> 1/32) at a fixed small dt on smooth data (septic
+    smoothstep edges of half-width 0.25, flat at the walls), T = 0.32: the differences at the common
+    nodes fall at order 2 in the max norm (ORDERS_9_33; `bench_cart_3d.py --convergence --fine` adds
+    65^3). Exact diffusion of the second-order vertex Laplacian, MUSCL chemotaxis, reactions to tolerance."""
+    init = NORMALISED_INITIAL.replace(edge_width=0.25, cart_layer=0.2)
 
     def run(n):
         num = CARTNumerics(nx=n, ny=n, nz=n, T=0.32, dt=0.02, rtol=1e-7, atol=1e-10, save_every=1000)

@@ -96,10 +96,10 @@ class CARTInitial(Parameters):
     T_A(0) = `tumor_value` * (1 - `tb_fraction`) and T_B(0) = `tumor_value` * `tb_fraction` at
     nodes within `tumor_radius` of the domain centre; C(0) = `cart_value` at nodes with
     x <= `cart_layer` and distance to the x-axis through the centre <= `cart_radius`; the rest 0.
-    With `edge_width` > 0 both indicator functions are smoothed by a tanh edge of that width, written
-    in squared distances so that the data are smooth everywhere (used for grid-convergence studies;
-    0 reproduces the reference). A repeated infusion adds `dose2` to C on
-    the injection region at time `t_dose2` (an instantaneous change of state, Sec. 3.4).
+    With `edge_width` > 0 both indicator functions get a smooth (septic smoothstep) edge from
+    radius - `edge_width` to radius + `edge_width` (used for grid-convergence studies; 0 reproduces the
+    reference). A repeated
+    infusion adds `dose2` to C on the injection region at time `t_dose2` (an instantaneous change of state, Sec. 3.4).
     """
 
     tumor_radius: float = param(0.2, "cm", "radius of the initial tumour ball", _CODE)
@@ -108,7 +108,7 @@ class CARTInitial(Parameters):
     cart_layer: float = param(0.05, "cm", "injection region: x <= cart_layer", _CODE)
     cart_radius: float = param(0.2, "cm", "injection region: distance to the centre line <= cart_radius", _CODE)
     cart_value: float = param(1e7, "cells/cm^3", "CAR-T density of the first dose", _CODE)
-    edge_width: float = param(0.0, "cm", "tanh smoothing width of the initial indicators (0: sharp)", "")
+    edge_width: float = param(0.0, "cm", "half-width of the smooth edge of the initial indicators (0: sharp)", "")
     dose2: float = param(0.0, "cells/cm^3", "CAR-T density added by the repeated infusion", "seed 003, Sec. 3.4")
     t_dose2: float = param(0.0, "day", "time of the repeated infusion (ignored when dose2 = 0)", "seed 003, Sec. 3.4")
 

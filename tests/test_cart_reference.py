@@ -97,8 +97,8 @@ print("bit for bit")
 def test_bit_for_bit_without_fused_multiply_adds(shared):
     """With XLA's fused multiply-adds off (`XLA_FLAGS=--xla_cpu_max_isa=AVX`, read when JAX starts: hence a
     subprocess) the scheme is the C++ run bit for bit, through the round-off chaos of `small_default`:
-    the C++ (g++ -O3, x86-64 baseline) has no FMA, and the scheme keeps XLA from turning its divisions
-    by a scalar into multiplications by a reciprocal."""
+    the C++ (g++ -O3, x86-64 baseline) has no FMA, and the scheme keeps XLA from turning its division by
+    the constant dx^2 into a multiplication by the reciprocal."""
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_max_isa=AVX"}
     out = subprocess.run([sys.executable, "-c", _BIT_FOR_BIT, str(shared)], env=env, capture_output=True, text=True,
                          timeout=900)

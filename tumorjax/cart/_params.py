@@ -98,8 +98,8 @@ class CARTInitial(Parameters):
     x <= `cart_layer` and distance to the x-axis through the centre <= `cart_radius`; the rest 0.
     With `edge_width` > 0 both indicator functions get a smooth (septic smoothstep) edge from
     radius - `edge_width` to radius + `edge_width` (used for grid-convergence studies; 0 reproduces the
-    reference). A repeated
-    infusion adds `dose2` to C on the injection region at time `t_dose2` (an instantaneous change of state, Sec. 3.4).
+    reference). A repeated infusion adds `dose2` to C on the injection region at time `t_dose2` (an
+    instantaneous change of state, Sec. 3.4).
     """
 
     tumor_radius: float = param(0.2, "cm", "radius of the initial tumour ball", _CODE)

@@ -6,8 +6,8 @@ each field (I - dt D_u Delta_h)u = b by Jacobi from u = b, stopped after `diff_i
 when max|u_new - u_old| < `diff_tol`, then a clamp. Neighbour indices are clamped to the grid
 (ghost = boundary value), so the boundary row of Delta_h is (u_1 - u_0)/dx^2 and the unweighted
 node sum is conserved. Chemotaxis fluxes are central: F = 1/2(chi_a + chi_b) 1/2(C_a + C_b)(S_b - S_a)/dx.
-Floating-point operations follow the code's order, and divisions by a scalar stay divisions (XLA
-would multiply by the reciprocal), so with XLA's fused multiply-adds off (`XLA_FLAGS=
+Floating-point operations follow the code's order, and the division by the constant dx^2 stays a
+division (XLA would multiply by the reciprocal), so with XLA's fused multiply-adds off (`XLA_FLAGS=
 --xla_cpu_max_isa=AVX`, as the C++ was built for the x86-64 baseline) the run is the C++ run bit for
 bit; with them on it agrees to round-off, which the unstable RK2 amplifies.
 
@@ -60,10 +60,10 @@ def rk2_reference(U, p, h: float, substeps: int, inv):
     return U
 
 
-def _exact_divisor(d, shape):
-    """A scalar divisor as a full array behind an optimization barrier: XLA rewrites x / scalar as
-    x * (1/scalar), which rounds differently from the C++ division (here in one case in seven)."""
-    return lax.optimization_barrier(jnp.broadcast_to(d, shape))
+def _no_reciprocal(d, dtype):
+    """A constant divisor behind an optimization barrier: XLA rewrites x / constant as x * (1/constant),
+    which rounds differently from the C++ division (here in one case in seven)."""
+    return lax.optimization_barrier(jnp.asarray(d, dtype))
 
 
 def jacobi_reference(b, D, dt: float, h, max_iters: int, tol: float, fixed: bool = False):
@@ -72,8 +72,8 @@ def jacobi_reference(b, D, dt: float, h, max_iters: int, tol: float, fixed: bool
     `fixed=True` runs exactly `max_iters` sweeps with converged ones masked (same result; reverse-mode
     differentiable), otherwise a while loop stops at the tolerance as the code does.
     """
-    ax, ay, az = (dt * D / _exact_divisor(hh * hh, ()) for hh in h)
-    denom = _exact_divisor(1.0 + 2.0 * (ax + ay + az), b.shape)
+    ax, ay, az = (dt * D / _no_reciprocal(hh * hh, b.dtype) for hh in h)
+    denom = 1.0 + 2.0 * (ax + ay + az)
     o = b.ndim - 3
 
     def sweep(cur):

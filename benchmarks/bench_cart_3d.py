@@ -19,6 +19,7 @@ Writes benchmarks/results/cart_3d.json with machine info and the load average.
 """
 
 import argparse
+import csv
 import json
 import os
 import pathlib
@@ -146,13 +147,11 @@ def convergence(fine: bool = False) -> dict:
     return out
 
 
-def _csv_series(path, match):
-    import csv
-
-    cols = [f"{s}_{f}" for s in ("mean", "max") for f in FIELDS]
+def _read_csv(path, **match) -> dict:
+    """Numeric columns of a CSV as arrays, keeping the rows whose text columns equal `match`."""
     with open(path) as f:
         rows = [r for r in csv.DictReader(f) if all(r[k] == v for k, v in match.items())]
-    return cols, np.array([float(r["t"]) for r in rows]), np.array([[float(r[c]) for c in cols] for r in rows])
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0] if k not in match}
 
 
 def n1_runs() -> dict:
@@ -176,9 +175,11 @@ def n1_runs() -> dict:
             continue
         setup = reference_run_setup(name, run)
         cpu, _, sol = _cpu_timed(lambda: simulate_cart(setup, scheme="reference"))  # noqa: B023
-        cols, t_ref, ref = _csv_series(REF / csv_name, match)
+        table = _read_csv(REF / csv_name, **match)
+        cols = [f"{s}_{f}" for s in ("mean", "max") for f in FIELDS]
+        ref = np.stack([table[c] for c in cols], 1)
         got = np.stack([sol.to_columns()[c] for c in cols], 1)
-        assert got.shape == ref.shape and np.allclose(sol.ts, t_ref), name
+        assert got.shape == ref.shape and np.allclose(sol.ts, table["t"]), name
         scale = np.abs(ref).max(0)
         err = np.abs(got - ref).max(0) / np.where(scale > 0, scale, 1.0)
         node_steps = setup.numerics.n_steps * int(np.prod(setup.numerics.shape))
@@ -194,15 +195,8 @@ def default_error(path: str, check: str | None = None) -> dict:
     """The reference's error on the default run: `default_timeseries.csv` against an accurate solve of the
     same run written by `tumorjax run cart-reference-default --scheme accurate ...` (its timeseries.csv);
     `check`, a second accurate solve (tighter settings), gives the accurate solution's own uncertainty."""
-    import csv
-
-    def load(p):
-        with open(p) as f:
-            rows = list(csv.DictReader(f))
-        return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
-
-    ref, acc = load(REF / "default_timeseries.csv"), load(path)
-    other = load(check) if check else None
+    ref, acc = _read_csv(REF / "default_timeseries.csv"), _read_csv(path)
+    other = _read_csv(check) if check else None
     out = {}
     for t in (1.0, 3.0, 10.0, 20.0, 30.0):
         i, j = int(np.argmin(abs(ref["t"] - t))), int(np.argmin(abs(acc["t"] - t)))

@@ -8,7 +8,6 @@ import scipy.linalg
 
 from tumorjax.cart import (
     NORMALISED, NORMALISED_INITIAL, REFERENCE_CODE, CARTInitial, CARTNumerics, CARTSetup, simulate_cart,
-    tumour_burden,
 )
 from tumorjax.cart._accurate_scheme import chemotaxis_flow
 from tumorjax.numerics import neumann_cg_solve, neumann_heat, neumann_resolvent, node_weights
@@ -86,16 +85,21 @@ def test_homogeneous_case_matches_radau(shared):
     assert np.abs(sol.final - sol.final[:, :1, :1, :1]).max() < 1e-9 * np.abs(sol.final).max()  # stays uniform
 
 
+def _smooth_run(n, dt, T, edge, rtol, atol):
+    """Final fields of the accurate scheme, normalised set, smooth initial edges of half-width `edge`."""
+    init = NORMALISED_INITIAL.replace(edge_width=edge, cart_layer=0.2)
+    num = CARTNumerics(nx=n, ny=n, nz=n, T=T, dt=dt, rtol=rtol, atol=atol, save_every=10**6)
+    return simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=num), scheme="accurate").final
+
+
 @pytest.mark.slow  # about 30 s CPU; benchmarks/bench_cart_3d.py --convergence measures the same orders
 def test_second_order_in_dt_for_the_cells_and_S():
     """Strang splitting of exact diffusion, ROS2 reactions and SSP-RK2 chemotaxis: order 2 in dt for
-    C, T_A, T_B, S (measured 2.0-2.07). A and H, with stiff diffusion (dt D_H/dx^2 >> 1), show the known
-    order reduction of splitting (1.2-1.5 at these steps), and E, driven by A through k_e, 1.5-1.8."""
-    init = NORMALISED_INITIAL.replace(edge_width=0.15, cart_layer=0.2)
+    C, T_A, T_B, S (measured 2.06-2.07). A and H, with stiff diffusion (dt D_H/dx^2 >> 1), show the known
+    order reduction of splitting at these steps (1.41-1.49; E 2.84)."""
 
     def run(dt):
-        num = CARTNumerics(nx=5, ny=5, nz=5, T=0.4, dt=dt, rtol=1e-10, atol=1e-10, save_every=1000)
-        return simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=num), scheme="accurate").final
+        return _smooth_run(5, dt, 0.4, 0.15, 1e-10, 1e-10)
 
     ref = run(0.0125)
     err = np.array([np.abs(run(dt) - ref).reshape(7, -1).max(1) for dt in (0.2, 0.1, 0.05)])
@@ -109,11 +113,9 @@ def test_second_order_in_dt_for_every_field_at_smaller_steps():
     """Below the stiff regime of A and H (dt D_H/dx^2 < 1 on this grid) every field converges at order 2:
     dt 0.025 -> 0.0125 -> 0.00625 against 0.0015625 (measured 1.83-2.10 on the first pair, 1.88-2.07 on
     the second; A and H 2.01-2.02)."""
-    init = NORMALISED_INITIAL.replace(edge_width=0.15, cart_layer=0.2)
 
     def run(dt):
-        num = CARTNumerics(nx=5, ny=5, nz=5, T=0.4, dt=dt, rtol=1e-11, atol=1e-11, save_every=10**6)
-        return simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=num), scheme="accurate").final
+        return _smooth_run(5, dt, 0.4, 0.15, 1e-11, 1e-11)
 
     ref = run(0.0015625)
     err = np.array([np.abs(run(dt) - ref).reshape(7, -1).max(1) for dt in (0.025, 0.0125, 0.00625)])
@@ -128,11 +130,9 @@ def test_second_order_in_dx():
     nodes fall at order 2 (measured 1.75-2.10 per field; T_A and T_B, which barely diffuse, approach 2
     last: 1.88-1.92 on 17^3 -> 33^3 -> 65^3 in `bench_cart_3d.py --convergence --fine`). Exact diffusion
     of the second-order vertex Laplacian, MUSCL chemotaxis, reactions to tolerance."""
-    init = NORMALISED_INITIAL.replace(edge_width=0.25, cart_layer=0.2)
 
     def run(n):
-        num = CARTNumerics(nx=n, ny=n, nz=n, T=0.32, dt=0.02, rtol=1e-7, atol=1e-10, save_every=1000)
-        return simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=num), scheme="accurate").final
+        return _smooth_run(n, 0.02, 0.32, 0.25, 1e-7, 1e-10)
 
     def l2(a, b):  # vertex-weighted L2 norm of a - b[::2] on the coarse grid
         w = np.asarray(node_weights(a.shape[1:], "vertex")) / (a.shape[1] - 1) ** 3

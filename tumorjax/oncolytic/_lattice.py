@@ -443,7 +443,7 @@ def _event_step(state: LatticeState, key: jax.Array, params: OncolyticParams, ze
     def move_then_grow_or_die(acc, s, event, v, u):
         species, site = s // M, s % M
         walker = species < 2
-        d_walk = jnp.minimum((4 * v / theta_c).astype(jnp.int32), 3)
+        d_walk = jnp.minimum((4 * v / jnp.where(theta_c > 0, theta_c, 1)).astype(jnp.int32), 3)
         d_chemo = jnp.minimum(jnp.sum(v[None] >= cum_z[:, site], axis=0, dtype=jnp.int32), 3)
         tries = jnp.where(walker, v < theta_c, v < p_move_z[site])
         d = jnp.where(walker, d_walk, d_chemo)

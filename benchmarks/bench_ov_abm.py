@@ -101,8 +101,8 @@ def main(argv=None):
         "machine": machine_info(),
     }
     print(f"{args.replicates} replicates x {args.hours} h on {config.n_sites}^2 sites ({args.sampler} sampler, "
-          f"{result['cores']} core(s), batches of {args.batch}): {cpu:.1f} s CPU, {wall:.1f} s wall (load {load_before[0]:.1f} -> "
-          f"{load_after[0]:.1f})")
+          f"{result['cores']} core(s), batches of {args.batch}): {cpu:.1f} s CPU, {wall:.1f} s wall "
+          f"(load {load_before[0]:.1f} -> {load_after[0]:.1f})")
     print(f"CPU s per simulated hour per replicate: {cpu_per_h:.4f} (Octave {OCTAVE_CPU_PER_HOUR}) -> "
           f"{result['speedup_vs_octave_cpu'][0]:.1f}-{result['speedup_vs_octave_cpu'][1]:.1f}x")
     print(f"site-updates/s (wall): {result['site_updates_per_s_wall']:.3g}; replicates of 1500 h per hour: "

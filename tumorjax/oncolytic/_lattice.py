@@ -341,6 +341,20 @@ def _laplacian_neumann(phi):
     return pv[2:] + pv[:-2] + ph[:, 2:] + ph[:, :-2] - 4 * phi
 
 
+def _step_constants(params: OncolyticParams, config: LatticeConfig):
+    """theta, theta_z, nu (Remark 2.1) and the site capacity K delta^2, in `config.dtype`."""
+    dt = jnp.dtype(config.dtype)
+    c = config.coefficients(params)
+    theta, theta_z, nu = (jnp.asarray(c[k], dt) for k in ("theta", "theta_z", "nu"))
+    return theta, theta_z, nu, jnp.asarray(params.K, dt) * config.delta**2
+
+
+def _largest_probability(p_max, p_move_z, p_death, p_in, p_inf, p_kill, weight_old):
+    """The status `LatticeState.p_max`: the largest probability any rule asked for, so far."""
+    return jnp.max(jnp.stack([p_max, jnp.max(p_move_z), jnp.max(p_death), p_in, jnp.max(p_inf),
+                              jnp.max(p_kill), 1 - jnp.min(weight_old)]))
+
+
 def lattice_step(state: LatticeState, key: jax.Array, params: OncolyticParams, zeta, config: LatticeConfig,
                  omega: jax.Array) -> LatticeState:
     """One step of the lattice model in the order of `agents_immune_dynamics.m` (see module docstring).
@@ -358,9 +372,7 @@ def _dense_step(state: LatticeState, key: jax.Array, params: OncolyticParams, ze
     dt = jnp.dtype(config.dtype)
     f = lambda x: jnp.asarray(x, dt)  # noqa: E731
     tau, d2 = config.tau, config.delta**2
-    c = config.coefficients(params)
-    theta, theta_z, nu = f(c["theta"]), f(c["theta_z"]), f(c["nu"])
-    K_site = f(params.K) * d2
+    theta, theta_z, nu, K_site = _step_constants(params, config)
     keys = jax.random.split(key, 12)
     U, I, Z, phi = state.U, state.I, state.Z, state.phi
     masks = _boundary_masks(U.shape[0], dt)
@@ -394,9 +406,7 @@ def _dense_step(state: LatticeState, key: jax.Array, params: OncolyticParams, ze
 
     phi, weight_old = _chemoattractant(phi, U, I, params, config)
 
-    p_max = jnp.max(jnp.stack([
-        state.p_max, jnp.max(p_move_z), jnp.max(p_death), p_in, jnp.max(p_inf), jnp.max(p_kill),
-        1 - jnp.min(weight_old)]))
+    p_max = _largest_probability(state.p_max, p_move_z, p_death, p_in, p_inf, p_kill, weight_old)
     return LatticeState(U=U, I=I, Z=Z, phi=phi, p_max=p_max)
 
 
@@ -418,9 +428,7 @@ def _event_step(state: LatticeState, key: jax.Array, params: OncolyticParams, ze
     dt = jnp.dtype(config.dtype)
     f = lambda x: jnp.asarray(x, dt)  # noqa: E731
     tau, d2 = config.tau, config.delta**2
-    c = config.coefficients(params)
-    theta, theta_z, nu = f(c["theta"]), f(c["theta_z"]), f(c["nu"])
-    K_site = f(params.K) * d2
+    theta, theta_z, nu, K_site = _step_constants(params, config)
     keys = jax.random.split(key, 3)
     N = state.U.shape[0]
     M = N * N
@@ -478,9 +486,7 @@ def _event_step(state: LatticeState, key: jax.Array, params: OncolyticParams, ze
     U, I = UI[:M].reshape(N, N), UI[M:2 * M].reshape(N, N)
 
     phi, weight_old = _chemoattractant(state.phi, U, I, params, config)
-    p_max = jnp.max(jnp.stack([
-        state.p_max, jnp.max(cum_z[3]), jnp.max(p_death), p_in, jnp.max(p_inf), jnp.max(p_kill),
-        1 - jnp.min(weight_old)]))
+    p_max = _largest_probability(state.p_max, cum_z[3], p_death, p_in, p_inf, p_kill, weight_old)
     return LatticeState(U=U, I=I, Z=Z.reshape(N, N), phi=phi, p_max=p_max)
 
 

@@ -41,6 +41,7 @@ def machine_info():
         "numpy": np.__version__,
         "device": str(dev),
         "device_kind": getattr(dev, "device_kind", None),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),  # tumorjax adds its small-loop option (core/_xla_cpu.py)
     }
 
 

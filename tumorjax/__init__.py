@@ -1,5 +1,9 @@
 """tumorjax: simulate, calibrate and optimise tumour-immune models in JAX."""
 
+from .core._xla_cpu import configure_small_loops
+
+XLA_CPU_SMALL_LOOPS = configure_small_loops()  # before any JAX computation; see core/_xla_cpu.py
+
 from . import analysis, cart, dde, kinetic, numerics, ode, oncolytic
 from .core import (
     DDEModel, ODEModel, Parameters, PiecewiseConstant, ProgressBar, Solution, Status, default_float,

@@ -89,10 +89,7 @@ def for_each_event(key, n, m, fn, carry, chunk: int):
         within = pos - (block_cs[b] - block_total[b])
         w = ticks_per_cell(m_blocks[b])  # (chunk, _BLOCK)
         ticks = n_blocks[b] * w
-        ends = [ticks[:, 0]]
-        for j in range(1, _BLOCK):
-            ends.append(ends[-1] + ticks[:, j])
-        ends = jnp.stack(ends, 1)
+        ends = _prefix(ticks)
         col = jnp.minimum(jnp.sum(ends <= within[:, None], axis=1, dtype=jnp.int32), _BLOCK - 1)
         k = jnp.arange(pos.shape[0])
         return b * _BLOCK + col, w[k, col], within - (ends[k, col] - ticks[k, col])

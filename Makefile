@@ -1,7 +1,8 @@
 # `make demo` and `make test` each build .venv on first use (Python 3.11+).
 PYTHON ?= python3
 VENV := .venv
-# test processes (pytest-xdist; each file stays on one worker so module fixtures compile once)
+# test processes (pytest-xdist; each file stays on one worker so module fixtures compile once; files go
+# out in collection order, the `long_file` modules first: tests/conftest.py)
 PYTEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 
@@ -18,7 +19,7 @@ demo: $(BIN)/activate
 	@echo "wrote out/demo/timeseries.csv, out/demo/summary.json, out/demo/figure.png"
 
 test: $(BIN)/activate
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/bench_ensemble_ode.py

@@ -20,6 +20,8 @@ from tumorjax.oncolytic import (
 from tumorjax.oncolytic._lattice import _scan, initial_state
 from tumorjax.oncolytic._lattice_events import for_each_event
 
+pytestmark = pytest.mark.long_file  # about 4 min in all on the 2-core machine
+
 QUIET = REFERENCE_CODE.replace(S0=0.0, alpha_z=0.0, beta=0.0, zeta=0.0, q=0.0, q_z=0.0, alpha_phi=0.0,
                                gamma_phi=0.0)
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.long_file  # about 8 min in all on the 2-core machine
+pytestmark = pytest.mark.long_file  # 6-8 min in all on the 2-core machine
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

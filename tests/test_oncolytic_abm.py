@@ -264,15 +264,18 @@ def test_same_key_same_result_and_chunking_invariance():
     assert not np.array_equal(a.totals, c.totals)
 
 
-def test_parameter_sweep_does_not_retrace_and_vmaps():
+def test_parameter_and_protocol_sweeps_do_not_retrace_and_vmap():
     config = _small()
     state = initial_state(REFERENCE_CODE, config)
     f = eqx.filter_jit(eqx.debug.assert_max_traces(
-        lambda p, k: _scan(p, k, state, config, LatticeProtocol(), 2).totals, max_traces=1))
-    f(REFERENCE_CODE, jax.random.key(0))
-    f(REFERENCE_CODE.replace(zeta=5.0, beta=0.2), jax.random.key(0))  # a new value: no new trace
+        lambda p, k, events: _scan(p, k, state, config, events, 2).totals, max_traces=1))
+    plain = LatticeProtocol().events(config)
+    f(REFERENCE_CODE, jax.random.key(0), plain)
+    f(REFERENCE_CODE.replace(zeta=5.0, beta=0.2), jax.random.key(0), plain)  # a new value: no new trace
+    treated = LatticeProtocol(enhance_time=1.0, enhance_factor=3.0, reinject_time=1.0, reinject_fraction=0.5)
+    f(REFERENCE_CODE, jax.random.key(0), treated.events(config))  # nor a new protocol
     zetas = jnp.array([0.0, 50.0])
-    sweep = jax.vmap(lambda z: f(REFERENCE_CODE.replace(zeta=z, S0=500.0), jax.random.key(0)))(zetas)
+    sweep = jax.vmap(lambda z: f(REFERENCE_CODE.replace(zeta=z, S0=500.0), jax.random.key(0), plain))(zetas)
     assert sweep.shape[0] == 2 and float(sweep[1, -1, 0]) < float(sweep[0, -1, 0])
 
 

@@ -43,7 +43,7 @@ _MEAN_INVERSION = 30.0  # n*min(p, 1-p) above this goes to jax.random.binomial (
 
 
 # ----------------------------------------------------------------------------------------------
-# Static configuration: lattice, initial lattice, protocol
+# Configuration: lattice and initial lattice (static), protocol (values)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -178,9 +178,24 @@ def _whole(x: float, what: str) -> int:
     return n
 
 
+_NEVER = 2**30  # a step index no run reaches: the event is off
+
+
+class LatticeEvents(NamedTuple):
+    """A protocol as values of the scan (so every protocol shares one compiled scan).
+
+    Step indices are int32 (`_NEVER` for an event that is off); see `LatticeProtocol.events`.
+    """
+
+    n_enhance: jax.Array
+    enhance_factor: jax.Array
+    n_reinject: jax.Array
+    reinject_fraction: jax.Array
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LatticeProtocol:
-    """Treatment events inside the scan (Sec. 4.3-4.4), at static times [h].
+    """Treatment events inside the scan (Sec. 4.3-4.4), at times [h] on step labels.
 
     - `enhance_time`, `enhance_factor`: $\\zeta \\to$ factor $\\cdot\\zeta$ for every step after
       the one labelled `enhance_time` (as `main.m`: after step `enhance_time/tau + 1`). Fig. 8c-d: 200 h, x10.
@@ -212,6 +227,18 @@ class LatticeProtocol:
     def step_index(self, time: float | None, tau: float) -> int:
         """The last step before the event: the step labelled `time` is step time/tau + 1."""
         return -1 if time is None else _whole(time / tau + 1, "event time / tau + 1")
+
+    def events(self, config: "LatticeConfig") -> LatticeEvents:
+        """The protocol as scan values: event step indices and sizes (checked against `config`)."""
+        self.check(config)
+        dtype = jnp.dtype(config.dtype)
+
+        def index(time):
+            n = self.step_index(time, config.tau)
+            return jnp.asarray(_NEVER if n < 0 else n, jnp.int32)
+
+        return LatticeEvents(index(self.enhance_time), jnp.asarray(self.enhance_factor, dtype),
+                             index(self.reinject_time), jnp.asarray(self.reinject_fraction, dtype))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -559,11 +586,11 @@ def simulate_lattice(params: OncolyticParams, key: jax.Array, t_end: float, conf
     (`LatticeConfig.check`); the same key gives the same result on the same platform.
     """
     config.check(params)
-    protocol.check(config)
+    events = protocol.events(config)
     if state is None:
         state = initial_state(params, config)
     n_save = _n_save(t_end, config)
-    return _simulate(params, key, state, numerics_only(config), protocol, n_save)
+    return _simulate(params, key, state, numerics_only(config), events, n_save)
 
 
 def _n_save(t_end: float, config: LatticeConfig) -> int:
@@ -579,11 +606,11 @@ def numerics_only(config: LatticeConfig) -> LatticeConfig:
 
 
 @eqx.filter_jit
-def _simulate(params, key, state, config: LatticeConfig, protocol: LatticeProtocol, n_save: int):
-    return _scan(params, key, state, config, protocol, n_save)
+def _simulate(params, key, state, config: LatticeConfig, events: LatticeEvents, n_save: int):
+    return _scan(params, key, state, config, events, n_save)
 
 
-def _scan(params, key, state, config, protocol, n_save):
+def _scan(params, key, state, config, events, n_save):
     """One scan over steps 1 .. 1 + n_save*steps_per_save; totals every step (kept every save), profiles by `cond`."""
     dt = jnp.dtype(config.dtype)
     d2 = config.delta**2
@@ -593,8 +620,6 @@ def _scan(params, key, state, config, protocol, n_save):
     rings_np = np.floor(r / config.delta + 0.5).astype(np.int32).ravel()
     rings = jnp.asarray(rings_np)
     counts = jnp.asarray(np.bincount(rings_np, minlength=config.n_rings()), dt)
-    n_enh = protocol.step_index(protocol.enhance_time, config.tau)
-    n_reinj = protocol.step_index(protocol.reinject_time, config.tau)
     state = dataclasses.replace(state, phi=state.phi.astype(dt), p_max=state.p_max.astype(dt))
 
     sps, spp = config.steps_per_save, config.saves_per_profile
@@ -605,14 +630,11 @@ def _scan(params, key, state, config, protocol, n_save):
 
     def step(carry, n):
         s, (mid_buf, rad_buf) = carry
-        zeta = params.zeta
-        if n_enh >= 0:
-            zeta = jnp.where(n > n_enh, protocol.enhance_factor * zeta, zeta)
+        zeta = jnp.where(n > events.n_enhance, events.enhance_factor * params.zeta, params.zeta)
         k = jax.random.fold_in(key, n)
-        if n_reinj >= 0:
-            s = lax.cond(n == n_reinj + 1,
-                         lambda s: _reinject(s, jax.random.fold_in(k, 1 << 30), protocol.reinject_fraction, dt),
-                         lambda s: s, s)
+        s = lax.cond(n == events.n_reinject + 1,
+                     lambda s: _reinject(s, jax.random.fold_in(k, 1 << 30), events.reinject_fraction, dt),
+                     lambda s: s, s)
         s = lattice_step(s, k, params, zeta, config, omega)
 
         def save_profiles(bufs):

@@ -60,8 +60,8 @@ def wilson_interval(successes, n: int, z: float = 1.959963984540054) -> np.ndarr
 
 
 @eqx.filter_jit
-def _chunk(params, keys, state, config, protocol, n_save, batch_size):
-    return lax.map(lambda k: _scan(params, k, state, config, protocol, n_save), keys, batch_size=batch_size)
+def _chunk(params, keys, state, config, events, n_save, batch_size):
+    return lax.map(lambda k: _scan(params, k, state, config, events, n_save), keys, batch_size=batch_size)
 
 
 def simulate_replicates(params: OncolyticParams, key: jax.Array, t_end: float, n_replicates: int,
@@ -85,7 +85,7 @@ def simulate_replicates(params: OncolyticParams, key: jax.Array, t_end: float, n
         if v is not None and v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
     config.check(params)
-    protocol.check(config)
+    events = protocol.events(config)
     n_save = _n_save(t_end, config)
     state = initial_state(params, config) if state is None else state
     keys = jax.random.split(key, n_replicates)
@@ -95,7 +95,7 @@ def simulate_replicates(params: OncolyticParams, key: jax.Array, t_end: float, n
     batch_size = min(batch_size, size)
     parts = []
     for start in range(0, n_replicates, size):
-        run = _chunk(params, keys[start:start + size], state, numerics_only(config), protocol, n_save, batch_size)
+        run = _chunk(params, keys[start:start + size], state, numerics_only(config), events, n_save, batch_size)
         parts.append(jax.tree_util.tree_map(np.asarray, (run.t, run.totals, run.t_profile, run.midrow,
                                                           run.radial, run.p_max)))
         if progress:

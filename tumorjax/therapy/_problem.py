@@ -154,6 +154,9 @@ class ScheduleProblem(eqx.Module):
         return c.project(self.schedule(jnp.full(c.n_doses, level), times))
 
     # --- simulation and objective --------------------------------------------------------------
+    # Jitted so that calls outside the optimisers (reports, figures) compile once per problem
+    # structure rather than once per call; inside a jitted loop they are ordinary nested calls.
+    @eqx.filter_jit
     def simulate(self, schedule):
         """`(ts, ys, ok)` over `[0, horizon]` with `schedule` applied."""
         kw = {"n_save": self.n_save, "rtol": self.rtol, "atol": self.atol}
@@ -165,6 +168,7 @@ class ScheduleProblem(eqx.Module):
         """Tumour burden: the sum of `burden_states` along the last axis of `ys`."""
         return sum(ys[..., self.model.state_index(n)] for n in self.burden_states)
 
+    @eqx.filter_jit
     def terms(self, schedule) -> dict:
         """Every objective term of `schedule` (one simulation): final, auc, ttp, dose, target excess, ok."""
         ts, ys, ok = self.simulate(schedule)

@@ -231,14 +231,13 @@ class LatticeProtocol:
     def events(self, config: "LatticeConfig") -> LatticeEvents:
         """The protocol as scan values: event step indices and sizes (checked against `config`)."""
         self.check(config)
-        dtype = jnp.dtype(config.dtype)
 
         def index(time):
             n = self.step_index(time, config.tau)
             return jnp.asarray(_NEVER if n < 0 else n, jnp.int32)
 
-        return LatticeEvents(index(self.enhance_time), jnp.asarray(self.enhance_factor, dtype),
-                             index(self.reinject_time), jnp.asarray(self.reinject_fraction, dtype))
+        return LatticeEvents(index(self.enhance_time), jnp.asarray(self.enhance_factor, float),
+                             index(self.reinject_time), jnp.asarray(self.reinject_fraction, float))
 
 
 # ----------------------------------------------------------------------------------------------

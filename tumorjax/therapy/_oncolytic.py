@@ -129,6 +129,7 @@ class InjectionProblem(eqx.Module):
     decode = ScheduleProblem.decode
     even_schedule = ScheduleProblem.even_schedule
 
+    @eqx.filter_jit  # as ScheduleProblem's: eager calls compile once per problem structure
     def simulate(self, schedule):
         """`(ts, totals, ok)` over `[0, horizon]`, totals = (U, I) (see [`simulate_injections`][])."""
         return simulate_injections(self.params, self.config, self.y0, schedule, self.horizon, self.dt,
@@ -138,6 +139,7 @@ class InjectionProblem(eqx.Module):
         """Tumour burden U + I [cells]."""
         return totals[..., 0] + totals[..., 1]
 
+    @eqx.filter_jit
     def terms(self, schedule) -> dict:
         """final, auc (normalised), burden_integral (cells h, like `threshold_sweep`'s), final_burden, ok."""
         ts, totals, ok = self.simulate(schedule)

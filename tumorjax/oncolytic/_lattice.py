@@ -219,18 +219,15 @@ class LatticeProtocol:
             if v is not None and v < 0:
                 raise ValueError(f"{name} must be >= 0, got {v}")
 
-    def check(self, config: "LatticeConfig") -> None:
-        """Event times must fall on step labels (multiples of tau)."""
-        self.step_index(self.enhance_time, config.tau)
-        self.step_index(self.reinject_time, config.tau)
-
     def step_index(self, time: float | None, tau: float) -> int:
         """The last step before the event: the step labelled `time` is step time/tau + 1."""
         return -1 if time is None else _whole(time / tau + 1, "event time / tau + 1")
 
     def events(self, config: "LatticeConfig") -> LatticeEvents:
-        """The protocol as scan values: event step indices and sizes (checked against `config`)."""
-        self.check(config)
+        """The protocol as scan values: event step indices and sizes.
+
+        Event times must fall on step labels (multiples of `config.tau`); others raise `ValueError`.
+        """
 
         def index(time):
             n = self.step_index(time, config.tau)

@@ -12,7 +12,7 @@ import pytest
 import tumorjax as tj
 from tumorjax.analysis import (
     FoldNormalForm, HopfNormalForm, NormalFormParams, TranscriticalNormalForm, bialternate, continuation,
-    continue_fixed, eigenvalues, find_equilibria, jacobian, locate_bifurcation,
+    continue_fixed, find_equilibria, jacobian, locate_bifurcation,
 )
 from tumorjax.analysis._continuation import _step_impl
 from tumorjax.oncolytic import OncolyticODE, OncolyticODEParams, hopf_test, ode_equilibria, ode_hopf_point
@@ -226,6 +226,31 @@ def test_bad_shapes_and_kinds():
         locate_bifurcation(FoldNormalForm(), NF, "mu", "cusp", [0.0], 0.0)
     with pytest.raises(ValueError, match="Hopf point needs at least 2 states"):
         locate_bifurcation(FoldNormalForm(), NF, "mu", "hopf", [0.0], 0.0)
+
+
+def test_continue_fixed_checks_like_continuation():
+    model = OncolyticODE()
+    y0 = [2e3, 500.0, 200.0]
+    with pytest.raises(ValueError, match=r"leaves its admissible domain: zeta .* must be >= 0.0 \[1/h\]"):
+        continue_fixed(model, OV, "zeta", y0, -0.1, 1.0, 3)
+    with pytest.raises(ValueError, match="p_scale must be a finite non-zero number, got 0.0"):
+        continue_fixed(model, OV, "zeta", y0, 0.1, 0.0, 3)
+    with pytest.raises(ValueError, match="n_steps must be an int >= 1, got 0"):
+        continue_fixed(model, OV, "zeta", y0, 0.1, 1.0, 0)
+    with pytest.raises(ValueError, match=r"y0 must have shape \(3,\)"):
+        continue_fixed(model, OV, "zeta", [1.0, 2.0], 0.1, 1.0, 3)
+
+
+def test_wrong_parameter_class_is_a_type_error():
+    wrong = tj.TumourEffectorParams()
+    with pytest.raises(TypeError, match="OncolyticODE takes OncolyticODEParams, got TumourEffectorParams"):
+        continuation(OncolyticODE(), wrong, "zeta", [2e3, 500.0, 200.0], (0.1, 1.0))
+    with pytest.raises(TypeError, match="FoldNormalForm takes NormalFormParams, got TumourEffectorParams"):
+        locate_bifurcation(FoldNormalForm(), wrong, "mu", "fold", [0.0], 0.0)
+    with pytest.raises(TypeError, match="FoldNormalForm takes NormalFormParams, got TumourEffectorParams"):
+        continue_fixed(FoldNormalForm(), wrong, "mu", [1.0], 1.0, -1.0, 3)
+    with pytest.raises(TypeError, match="TumourEffector takes TumourEffectorParams, got NormalFormParams"):
+        find_equilibria(tj.TumourEffector(), NF)
 
 
 def test_seed002_transcritical_at_A_I_equal_1():

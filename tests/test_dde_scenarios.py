@@ -23,9 +23,21 @@ def test_hutchinson_scenarios_damp_and_cycle():
 
 def test_sweep_columns_and_onset():
     cols = get_scenario("dde-hutchinson-cycle").sweep("tau", np.linspace(1.0, 2.0, 11))
-    assert set(cols) == {"tau", "amplitude_N", "period_N", "growth_N", "final_N"}
+    assert set(cols) == {"tau", "amplitude_N", "period_N", "growth_N", "final_N", "status"}
+    assert np.all(cols["status"] == 0)
     amp = cols["amplitude_N"]
     assert np.all(amp[cols["tau"] < 1.4] < 0.05) and np.all(amp[cols["tau"] > 1.7] > 0.5)
+
+
+def test_sweep_order_does_not_matter():
+    # the horizon (n_intervals) comes from the smallest delay of the sweep, wherever it is listed
+    scenario = get_scenario("dde-hutchinson-cycle")
+    up, down = scenario.sweep("tau", [1.0, 2.0], t_end=40.0), scenario.sweep("tau", [2.0, 1.0], t_end=40.0)
+    for k in up:
+        np.testing.assert_allclose(down[k][::-1], up[k], rtol=1e-12, atol=1e-15, err_msg=k)
+    assert np.all(up["status"] == 0)
+    # r*tau = 1 < pi/2: the run settles at N = K = 1
+    assert abs(up["final_N"][0] - 1.0) < 1e-2
 
 
 def test_cli_run_and_sweep(tmp_path, capsys):

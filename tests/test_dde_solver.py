@@ -132,6 +132,37 @@ def test_bad_input_is_explained():
         solve_dde(model, None, [-0.5], (0.0, 10.0))
     with pytest.raises(TypeError, match="DDEModel"):
         solve_dde(tj.TumourEffector(), None, [1.0, 1.0], (0.0, 1.0))
+    with pytest.raises(ValueError, match=r"ts must lie in t_span = \(0.0, 10.0\), got ts from -5 to 30"):
+        solve_dde(model, None, [0.5], (0.0, 10.0), ts=[-5.0, 0.0, 10.0, 30.0])
+
+
+def test_max_delay_ratio_too_small_is_an_error():
+    # delays 0.5 and 1.5 need max_delay_ratio >= 3; a smaller buffer would read overwritten history
+    p = TwoDelayParams(tau1=0.5, tau2=1.5)
+    with pytest.raises(ValueError, match=r"max_delay_ratio = 1.0 is below max\(tau\) / min\(tau\) = 3 "):
+        solve_dde(TwoDelays(), p, [1.0], (0.0, 6.0), max_delay_ratio=1.0)
+    ref = solve_dde(TwoDelays(), p, [1.0], (0.0, 6.0), n_save=7)
+
+    def traced(tau2, ratio):
+        return solve_dde(TwoDelays(), p.replace(tau2=tau2), [1.0], (0.0, 6.0), n_save=7, n_intervals=12,
+                         max_delay_ratio=ratio).ys
+
+    np.testing.assert_allclose(jax.jit(lambda t2: traced(t2, 3.0))(1.5), ref.ys, rtol=1e-12)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="max_delay_ratio is below"):
+        eqx.filter_jit(traced)(jnp.asarray(1.5), 1.0).block_until_ready()
+
+
+def test_span_ending_at_or_before_zero():
+    # y' = -y(t - 0.7), y = 1 before t0 = -7: y(t0 + s) = sum_k (-1)^k (s - (k-1) tau)^k / k! over s > (k-1) tau
+    tau, t0 = 0.7, -7.0
+    p = LinearDelay().default_params().replace(tau=tau)
+    for t1 in (0.0, -0.5):
+        sol = solve_dde(LinearDelay(), p, [1.0], (t0, t1), n_save=11)
+        s = np.asarray(sol.ts) - t0
+        exact = [sum((-1) ** k * (x - (k - 1) * tau) ** k / math.factorial(k) for k in range(int(x / tau) + 2))
+                 for x in s]
+        assert sol.ok, sol.message
+        np.testing.assert_allclose(sol["y"], exact, atol=1e-7)
 
 
 class SqrtLag(tj.DDEModel):

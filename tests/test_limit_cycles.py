@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tumorjax as tj
+import tumorjax.analysis._limit_cycles as lc
 from tumorjax.analysis import (
     HopfNormalForm, NormalFormParams, SpecialPoint, continuation, cycles_from_hopf, periodic_orbit,
 )
@@ -77,3 +78,27 @@ def test_bad_input():
         periodic_orbit(OncolyticODE(), OncolyticODEParams(zeta=0.2), jnp.array([2500.0, 500.0, 200.0]), 480.0)
     with pytest.raises(ValueError, match="no parameter 'nu'"):
         periodic_orbit(model, p, jnp.array([0.5, 0.0]), 3.0, name="nu")
+    with pytest.raises(TypeError, match="HopfNormalForm takes NormalFormParams, got OncolyticODEParams"):
+        periodic_orbit(model, OncolyticODEParams(), jnp.array([0.5, 0.0]), 3.0)
+
+
+def test_second_cycle_retry_shrinks_the_increment(monkeypatch):
+    """If the 2 eps cycle fails once, the retry is at 1.5 eps (not eps again): r1/r0 = 1.5 on the normal form."""
+    p, model = NormalFormParams(a=0.3, omega=2.0), HopfNormalForm()
+    (h,) = continuation(model, p, "mu", [0.1, -0.1], (-1.0, 1.0)).points
+    shoot, amplitude, failed = lc._shoot, 0.01, []
+
+    def flaky(*args):
+        v, k, ok, M = shoot(*args)
+        d = args[9]  # Re conj(w).(xi0 - xi_h) = eps, with xi_h = 0
+        if not failed and abs(float(d[1]) - 2 * amplitude) < 1e-12:
+            failed.append(True)
+            return v, k, jnp.asarray(False), M
+        return v, k, ok, M
+
+    monkeypatch.setattr(lc, "_shoot", flaky)
+    cb = cycles_from_hopf(model, p, "mu", h, (-1.0, 1.0), amplitude=amplitude, max_cycles=3)
+    assert failed and len(cb.cycles) == 3 and np.all(np.diff(cb.params) > 0)
+    r = np.sqrt(cb.params - 0.3)
+    np.testing.assert_allclose(cb.maximum, np.stack([r, r], 1), rtol=1e-8, atol=1e-9)
+    assert r[1] / r[0] == pytest.approx(1.5, rel=1e-6)

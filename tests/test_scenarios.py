@@ -43,6 +43,12 @@ def test_scenarios_do_what_they_say():
     assert 1e6 < final["te-kuznetsov"]["T"][-1] < 2e7  # dormancy near 8.19e6
     np.testing.assert_allclose(final["te-kuznetsov-escape"]["T"][-1], 4.47e8, rtol=1e-3)
     assert final["te-therapy"]["T"][-1] < 1e-2 * final["te-therapy"]["T"][0]
+    # it decays at lambda_1 = r - (k/theta)(s + u)/delta of the tumour-free state (-0.038/day)
+    p = get_scenario("te-therapy").params
+    lam = float(p.r - p.k / p.theta * (p.s + p.u) / p.delta)
+    t, T = final["te-therapy"]["t"], final["te-therapy"]["T"]
+    assert lam == pytest.approx(-0.038, rel=1e-9)
+    assert np.log(T[-1] / T[-11]) / (t[-1] - t[-11]) == pytest.approx(lam, rel=1e-3)
     T = final["te-therapy-stopped"]["T"]
     assert T.min() < 1e3 and T[-1] > 1e8  # controlled during therapy, relapse after
     assert final["il2-cytokine"]["T"][-1] < 1.0 and final["il2-cytokine"]["E"].max() > 1e8

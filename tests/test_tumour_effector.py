@@ -128,6 +128,21 @@ def test_time_dependent_infusion_matches_closed_form():
     np.testing.assert_allclose(g, [dE_du, (1 - np.exp(-delta * 20.0)) / delta], rtol=1e-8)
 
 
+def test_infusion_in_float32_and_negative_rates():
+    # the closed form above in float32: the switch times are cast to the solve's precision
+    u, t_off, delta = 5e4, 30.0, 0.1
+    model = tj.TumourEffector(infusion=tj.PiecewiseConstant([0.0, t_off], [u, 0.0]))
+    p = model.default_params().replace(delta=delta, s=1e4)
+    E0 = 1e4 / delta
+    sol = tj.simulate(model, p, [0.0, E0], (0.0, 50.0), ts=[10.0, 50.0], dtype="float32")
+    E_off = E0 + u / delta * (1 - np.exp(-delta * t_off))
+    assert sol.ok and sol.ys.dtype == jnp.float32
+    np.testing.assert_allclose(sol["E"], [E0 + u / delta * (1 - np.exp(-1.0)),
+                                          E0 + (E_off - E0) * np.exp(-delta * 20.0)], rtol=1e-4)
+    with pytest.raises(ValueError, match=r"infusion rates must be >= 0 \[cells/day\], got values \[-1.e\+09"):
+        tj.TumourEffector(infusion=tj.PiecewiseConstant([0.0, 1.0], [-1e9, 0.0]))
+
+
 def test_cytokine_model_tumour_free_eigenvalues():
     model = tj.CytokineModel()
     p = model.default_params()

@@ -28,6 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import ODEModel
+from ..core._simulate import checked_params
+
 KINDS = ("fold", "hopf", "branch_point")
 
 
@@ -182,6 +185,7 @@ def locate(model, params, name: str, kind: str, x_guess, p_guess, *, scale=None,
     """
     if kind not in KINDS:
         raise ValueError(f"unknown bifurcation kind {kind!r}; choose from {KINDS}")
+    params = checked_params(model, params, ODEModel)
     x_guess = jnp.asarray(x_guess, jnp.result_type(float))
     n = model.n_states
     if x_guess.shape != (n,):

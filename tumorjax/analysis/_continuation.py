@@ -35,6 +35,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import ODEModel
+from ..core._params import is_concrete
+from ..core._simulate import checked_params, initial_state
 from ._bifurcation_points import KINDS, hopf_test_function, locate, parameter_field, require_parameter
 from ._stability import eigenvalues, is_stable, jacobian
 
@@ -124,6 +127,17 @@ def check_parameter(params, name: str, p_range) -> tuple[float, float]:
         raise ValueError(f"{name} must be a scalar parameter to continue in it, "
                          f"got shape {np.shape(getattr(params, name))}")
     return a, b
+
+
+def _guess(model, y0, dtype):
+    """The equilibrium guess `y0` (an array or a dict by state name) as an array, checked for shape."""
+    names = model.state_names
+    if isinstance(y0, dict):
+        y0 = initial_state(model, y0, dtype, what="y0")
+    y0 = jnp.asarray(y0, dtype)
+    if y0.shape != (len(names),):
+        raise ValueError(f"y0 must have shape ({len(names)},) for the states {names}, got {y0.shape}")
+    return y0
 
 
 def _scaled_field(model, params, name, t, xs, p0, ps):
@@ -243,6 +257,7 @@ def continuation(
     range (a last point exactly there), when it leaves the range through the start, after
     `max_steps` points, or when the step falls below `ds_min` (its `message` says which).
     """
+    params = checked_params(model, params, ODEModel)
     a, b = check_parameter(params, name, p_range)
     unknown = sorted(set(detect) - set(KINDS))
     if unknown:
@@ -250,13 +265,7 @@ def continuation(
     dtype = jnp.result_type(float)
     tol = (1e-10 if dtype == jnp.float64 else 1e-5) if tol is None else tol
     names = model.state_names
-    if isinstance(y0, dict):
-        from ..core._simulate import initial_state
-
-        y0 = initial_state(model, y0, dtype, what="y0")
-    y0 = jnp.asarray(y0, dtype)
-    if y0.shape != (len(names),):
-        raise ValueError(f"y0 must have shape ({len(names)},) for the states {names}, got {y0.shape}")
+    y0 = _guess(model, y0, dtype)
     xs = jnp.abs(jnp.asarray(model.state_scale(params), dtype))
     p0, ps = jnp.asarray(a, dtype), jnp.asarray(b - a, dtype)
     tt = jnp.asarray(t, dtype)
@@ -391,7 +400,16 @@ def continue_fixed(model, params, name: str, y0, p_start, p_scale, n_steps: int,
     Folds are passed; `converged` flags points where the corrector did not converge.
     Stability by [`tumorjax.analysis.is_stable`][] (models with up to 3 states).
     """
-    require_parameter(params, name)
+    params = checked_params(model, params, ODEModel)
+    if not (isinstance(n_steps, (int, np.integer)) and n_steps >= 1):
+        raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
+    if is_concrete(p_start, p_scale):
+        if not np.isfinite(float(p_scale)) or float(p_scale) == 0:
+            raise ValueError(f"p_scale must be a finite non-zero number, got {p_scale!r}")
+        # the domain has only a lower bound: this range is admissible iff p_start is
+        check_parameter(params, name, (p_start, float(p_start) + abs(float(p_scale))))
+    else:
+        require_parameter(params, name)
     if model.n_states > 3:
         raise ValueError("continue_fixed reports Routh-Hurwitz stability for up to 3 states; use continuation()")
     dtype = jnp.result_type(float)
@@ -400,7 +418,7 @@ def continue_fixed(model, params, name: str, y0, p_start, p_scale, n_steps: int,
     p0, ps = jnp.asarray(p_start, dtype), jnp.asarray(p_scale, dtype)
     F = _scaled_field(model, params, name, t, xs, p0, ps)
     # Newton at p_start (tangent e_p, no step); the first tangent then points towards increasing p
-    u0 = jnp.concatenate([jnp.asarray(y0, dtype) / xs, jnp.zeros((1,), dtype)])
+    u0 = jnp.concatenate([_guess(model, y0, dtype) / xs, jnp.zeros((1,), dtype)])
     u, tau, ok0, _, _, _ = _correct(F, u0, jnp.zeros_like(u0).at[-1].set(1.0), 50, tol)
 
     def record(u, ok):

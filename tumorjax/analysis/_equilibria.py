@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import ODEModel
+from ..core._simulate import checked_params
 from ._stability import classify, eigenvalues, jacobian
 
 
@@ -102,7 +104,7 @@ def find_equilibria(
     All starts run in one vmapped, jitted Newton iteration. Eigenvalues are computed on
     the host (see [`tumorjax.analysis.eigenvalues`][]). Sorted by the first state.
     """
-    params = model.default_params() if params is None else params
+    params = checked_params(model, params, ODEModel)
     nonnegative = model.nonnegative if nonnegative is None else nonnegative
     scale = jnp.asarray(model.state_scale(params), jnp.asarray(1.0).dtype)
     if starts is None:

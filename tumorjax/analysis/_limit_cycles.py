@@ -37,6 +37,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import ODEModel
+from ..core._simulate import checked_params
 from ._bifurcation_points import parameter_field, require_parameter
 from ._continuation import check_parameter, newton_until
 from ._stability import jacobian
@@ -189,6 +191,7 @@ def cycles_from_hopf(model, params, name: str, hopf, p_range, *, amplitude: floa
     it ended). Each Newton solve is one jitted call; the shooting Jacobian comes from
     forward-mode autodiff through diffrax.
     """
+    params = checked_params(model, params, ODEModel)
     lo, hi = sorted(check_parameter(params, name, p_range))
     dtype = jnp.result_type(float)
     index = jnp.asarray(params.names().index(name))
@@ -222,7 +225,7 @@ def cycles_from_hopf(model, params, name: str, hopf, p_range, *, amplitude: floa
     n_iter = jnp.asarray(n_newton)
     pad = jnp.zeros(2, dtype)
     w_re, w_im = jnp.asarray(np.real(w), dtype), jnp.asarray(np.imag(w), dtype)
-    eps = amplitude
+    eps, eps_ok = amplitude, None  # eps_ok: the amplitude of the cycle found first
     while len(solutions) < 2:
         # conj(w).(xi0 - xi_h) = eps: imaginary part (phase) and real part (amplitude)
         C, d = _conditions([jnp.concatenate([w_im, pad]), jnp.concatenate([w_re, pad])],
@@ -231,15 +234,19 @@ def cycles_from_hopf(model, params, name: str, hopf, p_range, *, amplitude: floa
         sol, _, ok, M = _shoot(model, params, index, tt, xs, T_h, p_hj, ps, C, d,
                                v0 if not solutions else solutions[-1], n_iter, tol)
         if not bool(ok):
-            if eps < 1e-3 * amplitude:
+            if eps_ok is None and eps < 1e-3 * amplitude:
                 return CycleBranch(name, tuple(model.state_names), tuple(cycles),
                                    f"no cycle found near the Hopf point (amplitude down to {eps:.3g})")
-            eps /= 2
+            if eps_ok is not None and eps - eps_ok < 1e-3 * eps_ok:
+                return CycleBranch(name, tuple(model.state_names), tuple(cycles),
+                                   f"no second cycle found beyond amplitude {eps_ok:.3g} near the Hopf point")
+            # halve the amplitude, or once a cycle is found the increment past it (never back to that cycle)
+            eps = eps / 2 if eps_ok is None else (eps_ok + eps) / 2
             continue
         stop = accept(sol, M)
         if stop:
             return CycleBranch(name, tuple(model.state_names), tuple(cycles), stop)
-        eps *= 2
+        eps_ok, eps = eps, 2 * eps
     step = float(jnp.linalg.norm(solutions[1] - solutions[0]))
     tau = (solutions[1] - solutions[0]) / step
     while len(cycles) < max_cycles:
@@ -276,6 +283,7 @@ def periodic_orbit(model, params, x0, period, *, name: str | None = None, t: flo
     guess can come from a nearby cycle of [`cycles_from_hopf`][tumorjax.analysis.cycles_from_hopf]
     or from a simulation. Raises a `ValueError` if Newton does not converge.
     """
+    params = checked_params(model, params, ODEModel)
     dtype = jnp.result_type(float)
     x0 = jnp.asarray(x0, dtype)
     if x0.shape != (model.n_states,):

@@ -62,11 +62,17 @@ def time_grid(t_span, ts, n_save: int, dtype):
     t0, t1 = (jnp.asarray(t, dtype) for t in t_span)
     if is_concrete(t0, t1) and not float(t1) > float(t0):
         raise ValueError(f"t_span must satisfy t1 > t0, got {tuple(t_span)}")
-    ts = jnp.linspace(t0, t1, n_save, dtype=dtype) if ts is None else jnp.asarray(ts, dtype)
-    if ts.ndim != 1:
-        raise ValueError(f"ts must be 1D, got shape {ts.shape}")
+    if ts is None:
+        if not (isinstance(n_save, (int, np.integer)) and n_save >= 2):
+            raise ValueError(f"n_save must be an int >= 2 (save points including t0 and t1), got {n_save!r}")
+        ts = jnp.linspace(t0, t1, n_save, dtype=dtype)
+    ts = jnp.asarray(ts, dtype)
+    if ts.ndim != 1 or ts.shape[0] < 1:
+        raise ValueError(f"ts must be 1D with at least one time, got shape {ts.shape}")
     if is_concrete(ts) and np.any(np.diff(np.asarray(ts)) < 0):
         raise ValueError("ts must be non-decreasing")
+    if is_concrete(t0, t1, ts) and not float(t0) <= float(ts[0]) <= float(ts[-1]) <= float(t1):
+        raise ValueError(f"ts must lie in t_span = {tuple(t_span)}, got ts from {float(ts[0]):g} to {float(ts[-1]):g}")
     return t0, t1, ts
 
 
@@ -149,9 +155,9 @@ def simulate(
     - `params`: its parameter pytree (default: `model.default_params()`).
     - `y0`: initial state, an array `(n_states,)` or a dict by state name.
     - `t_span`: `(t0, t1)` in the model's time units.
-    - `ts`: save times; default `n_save` equally spaced points over `t_span`.
+    - `ts`: save times in `t_span`, non-decreasing; default `n_save` (>= 2) equally spaced points over `t_span`.
     - `solver`: a diffrax solver; default `Kvaerno5` for stiff models, `Tsit5` otherwise.
-    - `rtol`, `atol`: PID controller tolerances; defaults depend on `dtype` (`DEFAULT_TOLERANCES`).
+    - `rtol`, `atol`: positive PID controller tolerances; defaults depend on `dtype` (`DEFAULT_TOLERANCES`).
     - `dt0`: initial step (default: diffrax's heuristic).
     - `dtype`: `float32` or `float64` (default: JAX's current default; float64 needs x64 on).
     - `progress`: draw a progress bar on stderr.
@@ -168,11 +174,16 @@ def simulate(
     dtype = resolve_dtype(dtype)
     y0 = initial_state(model, y0, dtype)
     t0, t1, ts = time_grid(t_span, ts, n_save, dtype)
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol is not None and is_concrete(tol) and not float(tol) > 0:
+            raise ValueError(f"{name} must be a positive number, got {tol!r}")
     default_rtol, default_atol = DEFAULT_TOLERANCES[jnp.dtype(dtype)]
     rtol = jnp.asarray(default_rtol if rtol is None else rtol, dtype)
     atol = jnp.asarray(default_atol if atol is None else atol, dtype)
     if solver is None:
         solver = diffrax.Kvaerno5() if model.stiff else diffrax.Tsit5()
+    # the model's own arrays (e.g. infusion times and rates) in the solve's precision, as diffrax requires
+    model = jax.tree_util.tree_map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, model)
     sol = _solve(
         model,
         params.astype(dtype),

@@ -79,15 +79,15 @@ class DDEScenario(Scenario):
     def sweep(self, name: str, values, *, params=None, t_end=None, dtype=None, batch_size: int = 256):
         """Oscillation metrics against one parameter, in one vmapped (chunked) solve.
 
-        Returns columns `{name, amplitude_<state>, period_<state>, growth_<state>, final_<state>}`.
+        Returns columns `{name, amplitude_<state>, period_<state>, growth_<state>, final_<state>, status}`,
+        `status` the [`tumorjax.Status`][] of each solve (0: success).
         """
         params = self.params if params is None else params
         params.replace(**{name: float(np.min(values))})  # checks the name and the range
         params.replace(**{name: float(np.max(values))})
         t0, t1 = self._horizon(t_end)
         values = np.asarray(values, dtype=float)
-        base = params.replace(**{name: values[:1]})
-        tau_min = float(np.min(np.asarray(self.model.delays(base))))
+        tau_min = float(jnp.min(jax.vmap(lambda v: self.model.delays(params.replace(**{name: v})))(values)))
         n_intervals = math.ceil((t1 - t0) / tau_min - 1e-9)
 
         def one(v):
@@ -95,6 +95,7 @@ class DDEScenario(Scenario):
                             steps_per_delay=self.steps_per_delay, n_intervals=n_intervals, dtype=dtype)
             out = self._metrics(sol, t0, t1)
             out.update({f"final_{s}": sol.final(s) for s in self.model.state_names})
+            out["status"] = sol.status
             return out
 
         out = jax.jit(lambda v: jax.lax.map(one, v, batch_size=batch_size))(jnp.asarray(values))

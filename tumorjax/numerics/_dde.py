@@ -45,6 +45,9 @@ def _solve_impl(model, params, history, t0, t_end, ts, solver, M, K, L):
     tau0 = jnp.min(taus)
     h = tau0 / M
     lag = M * taus / tau0  # delays in steps (exactly M for the main delay)
+    # the ring buffer holds L steps: a longer delay (traced, max_delay_ratio too small) would read overwritten values
+    lag = eqx.error_if(lag, jnp.max(lag) > L - 1.5, "max_delay_ratio is below max(tau) / min(tau): the history "
+                       "buffer is too short for the longest delay")
     N = M * K
 
     def delayed(t, Yb, Fb, i):
@@ -85,7 +88,7 @@ def _solve_impl(model, params, history, t0, t_end, ts, solver, M, K, L):
     t_grid = t0 + jnp.arange(N + 1) * h
     row_finite = jnp.all(jnp.isfinite(Y), axis=1) | (t_grid > t_end + h)
     bad = ~jnp.all(row_finite)
-    short = t0 + N * h < t_end * (1 - 1e-12)
+    short = t0 + N * h < t_end - 1e-12 * (t_end - t0)
     t_stop = jnp.where(bad, t_grid[jnp.argmin(row_finite)], jnp.where(short, t0 + N * h, t_end))
     status = jnp.select([bad, short], [Status.NONFINITE, Status.SHORT_HORIZON], Status.SUCCESS).astype(jnp.int32)
     return Solution(ts=ts, ys=ys, status=status, t_stop=t_stop, stats={"num_steps": N, "step": h},
@@ -123,7 +126,8 @@ def solve_dde(
       `ceil((t1 - t0) / tau_min)` from concrete values; pass it when the delays are traced
       (under `vmap` or `grad`), computed from the smallest delay of the sweep.
     - `max_delay_ratio`: largest `tau_k / tau_min` (static; default from concrete delays; 1 for
-      a single delay). Sizes the history ring buffer.
+      a single delay). Sizes the history ring buffer: a smaller value than the delays need raises a
+      `ValueError` (concrete delays) or an `EquinoxRuntimeError` (traced).
     - `solver`: a diffrax explicit Runge-Kutta solver, used at fixed step (default `Tsit5`).
 
     Differentiation: reverse mode (`jax.grad`) works with the default solver. Forward mode
@@ -165,13 +169,17 @@ def solve_dde(
             raise ValueError("the delays or t_span are traced (vmap/grad): pass a static n_intervals, "
                              "e.g. ceil((t1 - t0) / smallest tau of the sweep)")
         n_intervals = math.ceil(float(t1 - t0) / float(np.min(tv)) - 1e-9)
+    ratio = float(np.max(tv) / np.min(tv)) if is_concrete(taus) else None
     if max_delay_ratio is None:
         if taus.shape[0] == 1:
             max_delay_ratio = 1.0
-        elif is_concrete(taus):
-            max_delay_ratio = float(np.max(tv) / np.min(tv))
+        elif ratio is not None:
+            max_delay_ratio = ratio
         else:
             raise ValueError("several traced delays: pass a static max_delay_ratio (largest tau / smallest tau)")
+    if ratio is not None and max_delay_ratio < ratio * (1 - 1e-12):
+        raise ValueError(f"max_delay_ratio = {max_delay_ratio!r} is below max(tau) / min(tau) = {ratio:.12g} of the "
+                         f"delays {tv.tolist()}: pass max_delay_ratio >= {ratio:.12g} or leave it None")
     L = steps_per_delay * math.ceil(max_delay_ratio - 1e-12) + 2
     solver = diffrax.Tsit5() if solver is None else solver
     sol = _solve(model, params, history, t0, t1, ts, solver, steps_per_delay, int(n_intervals), L)

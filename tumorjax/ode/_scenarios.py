@@ -118,10 +118,12 @@ register(ODEScenario(
 _mm = TumourEffector(killing="michaelis_menten", proliferation="saturating")
 _mm_params = _mm.default_params().replace(r=0.2, K=1e9, k=1.0, theta=1e7, alpha=0.0, eps=0.0, s=1e4, delta=0.1)
 _u_min = float(minimum_dose(_mm, _mm_params))
+_lam = float(invasion_exponent(_mm, _mm_params.replace(u=1.2 * _u_min)))
 register(ODEScenario(
     name="te-therapy",
     description=f"Michaelis-Menten killing, infusion u = 1.2 u_min (u_min = {_u_min:.4g} cells/day): "
-    "the tumour-free state is locally stable and a small tumour is cleared",
+    f"the tumour-free state is locally stable and a small tumour, after a transient peak, decays towards it "
+    f"at the rate lambda_1 = {_lam:.3g}/day",
     source=f"{_SEED}, The Invasion Threshold and Therapeutic Implications",
     model=_mm, params=_mm_params.replace(u=1.2 * _u_min), y0={"T": 1e5, "E": 1e5}, t_span=(0.0, 200.0),
     metrics=_te_metrics,

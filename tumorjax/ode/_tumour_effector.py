@@ -4,8 +4,10 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 
 from ..core import ODEModel, Parameters, PiecewiseConstant, param
+from ..core._params import is_concrete
 from ._responses import GROWTH_LAWS, KILLING, PROLIFERATION, growth, killing, proliferation
 
 _SRC = "seed 000, Core Processes"
@@ -69,6 +71,8 @@ class TumourEffector(ODEModel):
         ):
             if value not in options:
                 raise ValueError(f"unknown {name} {value!r}; choose from {options}")
+        if self.infusion is not None and is_concrete(self.infusion.values) and np.any(self.infusion.values < 0):
+            raise ValueError(f"infusion rates must be >= 0 [cells/day], got values {np.asarray(self.infusion.values)}")
 
     def therapy(self, t, p: TumourEffectorParams):
         """Total infusion rate u(t) [cells/day]."""

@@ -1,6 +1,8 @@
 """Calibration: transforms, noise likelihoods, gradients through simulate, multistart fits, Fisher and
 profile uncertainty, synthetic recovery, the LLC data against an independent SciPy fit (float64)."""
 
+import json
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,7 @@ from scipy import optimize, stats
 import tumorjax as tj
 from tumorjax.calibration import (
     Gaussian, LogNormal, Logit, Power, Problem, Proportional, aic, aicc, bic, fisher_information, fit,
-    fit_population, fit_subjects, growth_problem, minimize, profile_likelihood,
+    fit_population, fit_subjects, growth_problem, minimize, profile_likelihood, wald_intervals,
 )
 from tumorjax.data import load_llc
 
@@ -57,6 +59,28 @@ def test_transforms_and_bounds():
         Problem(tj.TumourGrowth(), {"r": "sqrt"}, {"T": 1.0})
 
 
+def test_problem_settings_and_noise_values_are_checked():
+    def make(**kw):
+        return Problem(tj.TumourGrowth(), {"r": "log"}, {"T": 1.0}, **kw)
+    with pytest.raises(ValueError, match="t0 must be finite, got nan"):
+        make(t0=np.nan)
+    with pytest.raises(ValueError, match=r"rtol and atol must be finite and > 0, got rtol=0.0, atol=1e-08"):
+        make(rtol=0.0)
+    with pytest.raises(ValueError, match=r"rtol and atol must be finite and > 0, got rtol=1e-08, atol=-1.0"):
+        make(atol=-1.0)
+    with pytest.raises(ValueError, match="max_steps must be >= 1, got 0"):
+        make(max_steps=0)
+    with pytest.raises(TypeError, match="noise must be a tumorjax.calibration noise model, got str"):
+        make(noise="gaussian")
+    with pytest.raises(ValueError, match="Power: exponent must be finite, got nan"):
+        Power(exponent=np.nan)
+    with pytest.raises(ValueError, match="Gaussian: sigma must be > 0 and finite, got inf"):
+        Gaussian(np.inf)
+    for V0 in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="V0 must be a finite volume > 0"):
+            growth_problem("gompertz", V0=V0)
+
+
 def test_unknown_names_list_the_model_parameters():
     with pytest.raises(ValueError, match=r"unknown parameter name\(s\) \['rho'\] for TumourEffector; model "
                                          r"parameters: r, K, kappa.*initial states: y0.T, y0.E; noise: noise.sigma"):
@@ -80,6 +104,16 @@ def test_bad_data_is_rejected(synthetic):
         p.check_series(t, -v)
     with pytest.raises(ValueError, match="unknown optimizer 'bfgs'"):
         fit(p, synthetic, optimizer="bfgs")
+    with pytest.raises(ValueError, match=r"level must be a confidence level in \(0, 1\) such as 0.95, got 95"):
+        fit(p, synthetic, level=95)
+    with pytest.raises(ValueError, match="level must be a confidence level"):
+        wald_intervals(p, p.z_start(), np.eye(3), level=1.0)
+    with pytest.raises(ValueError, match="r has a log transform but its starting value is -0.1"):
+        fit(p, synthetic, starts=[[0.2, 2e-7, 0.1], [-0.1, 2e-7, 0.1]])
+    with pytest.raises(ValueError, match=r"starts must have shape \(n_starts, 3\).*got \(3,\)"):
+        fit(p, synthetic, starts=[0.2, 2e-7, 0.1])
+    with pytest.raises(ValueError, match="starts must be finite"):
+        fit(p, synthetic, starts=[[0.2, np.nan, 0.1]])
 
 
 def test_noise_likelihoods_against_scipy():
@@ -169,6 +203,9 @@ def test_new_values_and_data_reuse_the_compiled_fit(recovery, synthetic):
     again = fit(problem, (t, v * 1.02), n_starts=4, spread=0.3, uncertainty=False)
     assert eqx.debug.get_num_traces(_multistart_impl) == before
     assert again.converged and abs(again.estimate[0] - recovery.estimate[0]) < 0.01
+    # no Fisher information computed: identifiability unknown, not "not identifiable"
+    assert again.identifiable is None and json.loads(again.to_json())["identifiable"] is None
+    assert "uncertainty not computed" in again.summary() and "not identifiable" not in again.summary()
     with pytest.raises(ValueError, match="sigma must be > 0"):
         LogNormal(0.0)
 
@@ -184,7 +221,15 @@ def test_synthetic_recovery_within_confidence_intervals(recovery):
     assert np.all(np.isfinite(recovery.starts_nll))
     text = recovery.summary()
     assert "kappa" in text and "converged" in text and "95% CI" in text
-    assert recovery.as_dict()["parameters"]["r"]["lower"] == recovery.lower[0]
+    # the JSON's log-scale Wald interval: geometric mean = estimate, ln(upper/lower) = 2 z_0.975 se/estimate (delta)
+    r = json.loads(recovery.to_json())["parameters"]["r"]
+    assert np.isclose(r["lower"] * r["upper"], r["estimate"] ** 2, rtol=1e-12)
+    assert np.isclose(np.log(r["upper"] / r["lower"]), 2 * stats.norm.ppf(0.975) * r["se"] / r["estimate"],
+                      rtol=1e-10)
+    with pytest.raises(ValueError, match="level must be a confidence level"):
+        profile_likelihood(recovery, "r", level=95)
+    with pytest.raises(ValueError, match="r has a log transform but its starting value is -0.1"):
+        profile_likelihood(recovery, "r", values=[-0.1, 0.2])
 
 
 @pytest.mark.slow  # ~20 s of compilation; benchmarks/bench_calibration.py runs the same profile and checks
@@ -227,9 +272,14 @@ def test_llc_gompertz_subject_fits_match_an_independent_scipy_fit(llc_fits, tmp_
                                 options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
         assert r.nll <= ref.fun + 1e-7
         np.testing.assert_allclose(r.estimate, ref.x, rtol=1e-4)
+        assert np.isclose(r.nll, _gompertz_nll_numpy(r.estimate, t, v), rtol=1e-8)
     cols = fits.columns()
     assert cols["r"].shape == (3,) and np.all(cols["converged"] == 1)
-    assert np.isclose(fits.aic, sum(r.aic for r in fits.reports))
+    # criteria from the SciPy NLL at the estimates: 3 fitted names per mouse, BIC with each mouse's ln n
+    nll = [_gompertz_nll_numpy(r.estimate, *data.series(r.subject)) for r in fits.reports]
+    n = [data.series(r.subject)[0].size for r in fits.reports]
+    assert np.isclose(fits.aic, sum(2 * 3 + 2 * x for x in nll), rtol=1e-8)
+    assert np.isclose(fits.bic, sum(3 * np.log(k) + 2 * x for x, k in zip(nll, n)), rtol=1e-8)
     fits.to_csv(tmp_path / "fits.csv")
     fits.plot(tmp_path / "fits.png")
     assert "sum AIC" in fits.summary()
@@ -247,3 +297,67 @@ def test_population_fit_shared_and_individual(llc_fits):
     assert "shared" in pop.summary()
     with pytest.raises(ValueError, match=r"in neither \['r'\]"):
         fit_population(growth_problem("gompertz"), data, shared=["K", "noise.sigma"], individual=[])
+
+
+def _log_linear_nll(y, sse):
+    """Log-normal NLL with sigma at its MLE sqrt(sse / n): y = ln(data), sse the residual sum of squares of y."""
+    n = y.size
+    return 0.5 * n * np.log(2 * np.pi * sse / n) + 0.5 * n + np.sum(y)
+
+
+def test_profile_of_an_exponential_rate_matches_its_closed_form():
+    """ln V = r t + sigma eps with V0 = 1 and sigma = 0.1 known: the NLL is quadratic in r, minimal at
+    sum(t ln V) / sum(t^2), and the profile interval is r_hat -+ sqrt(chi2_1(0.95)) sigma / sqrt(sum t^2)."""
+    t = np.linspace(1.0, 10.0, 12)
+    v = np.exp(0.3 * t + 0.1 * np.random.default_rng(1).standard_normal(t.size))
+    problem = Problem(tj.TumourGrowth(law="exponential"), {"r": "log"}, {"T": 1.0}, noise=LogNormal(0.1))
+    report = fit(problem, (t, v), n_starts=1, uncertainty=False)
+    r_hat = np.sum(t * np.log(v)) / np.sum(t * t)
+    half = np.sqrt(stats.chi2.ppf(0.95, 1)) * 0.1 / np.sqrt(np.sum(t * t))
+    assert np.isclose(report.estimate[0], r_hat, rtol=1e-7)
+    values = r_hat + np.linspace(-1.45, 1.55, 31) * half  # no grid point on the crossings
+    prof = profile_likelihood(report, "r", values=values)
+    exact = [-stats.lognorm.logpdf(v, 0.1, scale=np.exp(r * t)).sum() for r in values]
+    np.testing.assert_allclose(prof.nll, exact, atol=1e-6)  # the solve's rtol 1e-8 on V: ~1e-7 in the NLL
+    # linear interpolation between grid points 0.1 half-widths apart is off by ~0.1 % of the half-width
+    np.testing.assert_allclose([prof.lower, prof.upper], [r_hat - half, r_hat + half], atol=5e-3 * half)
+
+
+def test_population_fit_of_log_linear_growth_matches_least_squares(monkeypatch):
+    """Shared r and sigma, individual V0: ln V_s = ln V0_s + r t + sigma eps is a linear regression with one
+    intercept per subject, so the MLE, NLL and standard errors are least squares in closed form."""
+    from tumorjax.calibration import _population
+
+    rng = np.random.default_rng(2)
+    times = [np.linspace(1.0, 8.0, 8), np.linspace(2.0, 10.0, 9), np.linspace(0.5, 5.0, 6)]
+    value = [v0 * np.exp(0.3 * tk + 0.1 * rng.standard_normal(tk.size)) for v0, tk in zip((1.0, 2.0, 0.5), times)]
+    subject = np.repeat(["s0", "s1", "s2"], [tk.size for tk in times])
+    data = tj.data.Dataset(subject, np.full(subject.size, "c"), np.concatenate(times), np.concatenate(value),
+                           unit="mm^3")
+    t, y = data.time, np.log(data.value)
+    X = np.column_stack([t] + [(data.subject == s).astype(float) for s in data.subjects])
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    sse = np.sum((y - X @ beta) ** 2)
+    s2 = sse / y.size
+    se_beta = np.sqrt(s2 * np.diag(np.linalg.inv(X.T @ X)))
+    problem = growth_problem("exponential", noise=LogNormal(0.2), fit_V0=True)
+    args = dict(shared=["r", "noise.sigma"], individual=["y0.T"], n_starts=2)
+    pop = fit_population(problem, data, **args)
+    assert pop.converged and pop.identifiable and pop.n_params == 5 and pop.n_obs == 23
+    assert np.isclose(pop.nll, _log_linear_nll(y, sse), atol=1e-7)
+    r, sigma = pop.shared["r"], pop.shared["noise.sigma"]
+    np.testing.assert_allclose([r["estimate"], r["se"]], [beta[0], se_beta[0]], rtol=1e-5)
+    np.testing.assert_allclose([sigma["estimate"], sigma["se"]], [np.sqrt(s2), np.sqrt(s2 / (2 * y.size))], rtol=1e-5)
+    np.testing.assert_allclose(pop.individual["y0.T"], np.exp(beta[1:]), rtol=1e-5)
+    np.testing.assert_allclose(pop.individual_se["y0.T"], np.exp(beta[1:]) * se_beta[1:], rtol=1e-5)
+    q = stats.norm.ppf(0.975)
+    np.testing.assert_allclose([r["lower"], r["upper"]], beta[0] * np.exp(np.array([-q, q]) * se_beta[0] / beta[0]),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="level must be a confidence level"):
+        fit_population(problem, data, level=95, **args)
+    # a Hessian that is invertible but not positive definite: no standard errors (as in wald_intervals)
+    monkeypatch.setattr(_population, "_population_hessian", lambda *a: np.diag([1.0, -1.0, 1.0, 1.0, 1.0]))
+    bad = fit_population(problem, data, **args)
+    assert bad.identifiable is False and "not identifiable" in bad.summary()
+    assert all(np.isnan(bad.shared["r"][k]) for k in ("se", "lower", "upper"))
+    assert np.all(np.isnan(bad.individual_se["y0.T"]))

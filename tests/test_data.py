@@ -55,6 +55,12 @@ def test_conte_caveats(data):
     assert clipped.value.min() == 0 and clipped.meta["negative_values"] == 97
     with pytest.raises(ValueError, match="unknown Conte 2025 condition"):
         load_conte(data, conditions=["carT5"])
+    with pytest.raises(ValueError, match=r"\['OV03'\] given more than once"):
+        load_conte(data, conditions=["OV03", "untreated", "OV03"])
+    # a selection keeps the loader's counts, which describe the full load (all 97 negatives are OV03 readings)
+    untreated = d.select(conditions=["untreated"])
+    assert np.all(untreated.value >= 0) and untreated.meta["negative_values"] == 97
+    assert untreated.meta["rows_loaded"] == len(d) == 3 * sum(points.values())
     with pytest.raises(ValueError, match="negative must be"):
         load_conte(data, negative="shift")
 
@@ -101,6 +107,11 @@ def test_padded_and_select():
     assert pad["time"].shape == (2, 2) and pad["mask"].tolist() == [[True, True], [True, False]]
     assert pad["time"][1].tolist() == [0.5, 0.5]  # padding repeats the last time (non-decreasing grid)
     assert d.select(subjects="b").value.tolist() == [3.0]
+    d = _dataset(meta={"dropped": [7]})
+    b = d.select(subjects="b")
+    b.meta["dropped"].append(8)  # a copy: the full load's meta is untouched
+    assert d.meta == {"dropped": [7]} and b.meta == {"dropped": [7, 8], "rows_loaded": 3}
+    assert b.select(subjects="b").meta["rows_loaded"] == 3  # still the full load's row count
 
 
 def test_read_csv_roundtrip_and_errors(tmp_path):

@@ -7,7 +7,6 @@ mean of Y1 and Y2 predicts Y3 with an overall RMSE of 0.385 cell index (the mode
 """
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -83,6 +82,11 @@ def test_bad_problem_and_wells_are_rejected(conte):
     wells = Wells.from_dataset(conte, replicates="Y1")
     with pytest.raises(ValueError, match="prediction has shape"):
         rmse_table(wells, wells.value[:, :5])
+    with pytest.raises(ValueError, match=r"level must be a confidence level in \(0, 1\) such as 0.95, got 95"):
+        fit_wells(problem(), wells, level=95)
+    two = Wells.from_dataset(conte, replicates="Y1", conditions=["untreated", "carT10"])
+    with pytest.raises(ValueError, match=r"group\(s\) \['carT25', 'carT50'\] of the problem have no well"):
+        fit_wells(problem(), two)
 
 
 def test_wells_of_the_conte_data(conte):

@@ -10,7 +10,7 @@ from ._criteria import aic, aicc, bic
 from ._optimize import _check, minimize, spread_starts
 from ._problem import Problem, series_from
 from ._report import FitReport, SubjectFits
-from ._uncertainty import fisher_information, wald_intervals
+from ._uncertainty import check_level, fisher_information, wald_intervals
 
 
 @eqx.debug.assert_max_traces(max_traces=None)  # counts traces; tests read eqx.debug.get_num_traces
@@ -29,9 +29,16 @@ _multistart = eqx.filter_jit(_multistart_impl)
 
 def _starts(problem: Problem, n_series: int, n_starts: int, key, spread, starts):
     if starts is not None:
-        z = problem.to_z(np.asarray(starts, float))
-        if z.ndim != 2 or z.shape[1] != problem.n_free:
-            raise ValueError(f"starts must have shape (n_starts, {problem.n_free}) for {problem.names}")
+        natural = np.asarray(starts, float)
+        if natural.ndim != 2 or natural.shape[0] < 1 or natural.shape[1] != problem.n_free:
+            raise ValueError(f"starts must have shape (n_starts, {problem.n_free}) for {problem.names}, "
+                             f"got {natural.shape}")
+        if not np.all(np.isfinite(natural)):
+            raise ValueError(f"starts must be finite, got {natural.tolist()}")
+        for row in natural:
+            for name, tr, x in zip(problem.names, problem.transforms, row):
+                tr.check(name, x)
+        z = problem.to_z(natural)
         return jnp.broadcast_to(z, (n_series, *z.shape))
     key = jax.random.PRNGKey(key) if isinstance(key, int) else key
     keys = jax.random.split(key, n_series)
@@ -44,10 +51,11 @@ def _report(problem, state, k_best, data, info, optimizer, level, subject, n_par
     n_obs = int(np.sum(data[2]))
     k = problem.n_free if n_params is None else n_params
     ci = wald_intervals(problem, z, info, level) if info is not None else {
-        key: np.full(z.shape, np.nan) for key in ("se", "lower", "upper", "se_z")} | {"identifiable": False}
+        key: np.full(z.shape, np.nan) for key in ("se", "lower", "upper", "se_z")} | {"identifiable": None}
     return FitReport(
         problem=problem, names=problem.names, estimate=np.asarray(problem.to_natural(z)), z=z, se=ci["se"],
-        se_z=ci["se_z"], lower=ci["lower"], upper=ci["upper"], level=level, identifiable=bool(ci["identifiable"]),
+        se_z=ci["se_z"], lower=ci["lower"], upper=ci["upper"], level=level,
+        identifiable=None if ci["identifiable"] is None else bool(ci["identifiable"]),
         nll=nll, n_obs=n_obs, aic=float(aic(nll, k)), aicc=float(aicc(nll, k, n_obs)), bic=float(bic(nll, k, n_obs)),
         converged=bool(state.converged[k_best]), grad_norm=float(state.grad_norm[k_best]),
         steps=int(state.steps[k_best]), starts_nll=np.asarray(state.value), optimizer=optimizer, data=data,
@@ -73,9 +81,11 @@ def fit(problem: Problem, data, *, subject=None, n_starts: int = 8, key=0, start
       `z_start + spread * N(0, 1)` in the fitted space; or `starts` (natural scale,
       `(n_starts, n_free)`). All starts run in ONE vmapped, jitted call.
     - `optimizer`, `max_steps`, `gtol`, `learning_rate`: see [`minimize`][].
-    - `uncertainty`: compute the Fisher information, standard errors and `level` Wald intervals.
+    - `uncertainty`: compute the Fisher information, standard errors and `level` Wald intervals
+      (without it they are NaN and `identifiable` is None).
     """
     _check(optimizer, max_steps, learning_rate)
+    level = check_level(level)
     time, value, mask = problem.check_series(*series_from(data, subject))
     if time.ndim != 1:
         raise ValueError("fit takes one series; use fit_subjects for a batch")
@@ -103,6 +113,7 @@ def fit_subjects(problem: Problem, dataset: Dataset, *, subjects=None, n_starts:
     Arguments as in [`fit`][].
     """
     _check(optimizer, max_steps, learning_rate)
+    level = check_level(level)
     if not isinstance(dataset, Dataset):
         raise TypeError("fit_subjects takes a tumorjax.data.Dataset")
     pad = dataset.padded(subjects)

@@ -1,7 +1,7 @@
 """Ready-made problems: the classical growth laws fitted to tumour-volume series (Benzekry et al. 2014).
 
-Every law starts from V(0) = `V0` (1 mm^3, about the 1e6 injected cells) at t = 0 and uses the
-seed-000 models `TumourGrowth` and `BertalanffyGrowth`:
+Every law starts from V(t0) = `V0` (default 1 mm^3, about the 1e6 injected cells, at t0 = 0) and
+uses the seed-000 models `TumourGrowth` and `BertalanffyGrowth`:
 
 | law | dV/dt | fitted |
 |---|---|---|
@@ -14,6 +14,8 @@ seed-000 models `TumourGrowth` and `BertalanffyGrowth`:
 plus the noise level `noise.sigma` of the error model sd = sigma * V^alpha with alpha = 0.84
 (Benzekry et al. 2014's estimate for caliper volumes) unless another `noise` is given.
 """
+
+import numpy as np
 
 from ..ode import BertalanffyGrowth, TumourGrowth
 from ._noise import NoiseModel, Power
@@ -41,10 +43,13 @@ def growth_problem(law: str, *, V0: float = 1.0, t0: float = 0.0, noise: NoiseMo
     """A [`Problem`][] fitting growth law `law` (one of `GROWTH_LAWS`) to volume data.
 
     The tumour has volume `V0` at time `t0`; `values` override starting values (e.g.
-    `K=5e3`); `fit_V0=True` also fits `y0.T` (log scale).
+    `K=5e3`); `fit_V0=True` also fits `y0.T` (log scale). `V0` must be > 0: from 0 every law stays
+    at 0, and Gompertz takes ln(K/V0).
     """
     if law not in _LAWS:
         raise ValueError(f"unknown growth law {law!r}; choose from {GROWTH_LAWS}")
+    if not (np.isfinite(V0) and V0 > 0):
+        raise ValueError(f"V0 must be a finite volume > 0, got {V0!r}")
     make, start, fitted = _LAWS[law]
     model = make()
     params = model.default_params().replace(**{**start, **values})

@@ -23,8 +23,12 @@ class NoiseModel(eqx.Module):
 
     def __check_init__(self):
         for name, value in self.values().items():
-            if name == "sigma" and is_concrete(value) and not float(value) > 0:
-                raise ValueError(f"{type(self).__name__}: sigma must be > 0, got {float(value)}")
+            if not is_concrete(value):
+                continue
+            if name == "sigma" and not (float(value) > 0 and np.isfinite(float(value))):
+                raise ValueError(f"{type(self).__name__}: sigma must be > 0 and finite, got {float(value)}")
+            if not np.isfinite(float(value)):
+                raise ValueError(f"{type(self).__name__}: {name} must be finite, got {float(value)}")
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -11,8 +11,9 @@ from jax.scipy.special import ndtri
 from ..data import Dataset
 from ._criteria import aic, bic
 from ._fit import _best
-from ._optimize import _check, minimize, spread_starts
-from ._problem import HESSIAN_ADJOINT, Problem
+from ._optimize import _check, forward_gradient, minimize, spread_starts
+from ._problem import FORWARD_UP_TO, HESSIAN_ADJOINT, Problem
+from ._uncertainty import check_level, covariance
 
 
 def _layout(problem: Problem, shared, individual):
@@ -41,7 +42,12 @@ def _total_nll(problem, w, i_sh, i_in, time, value, mask, adjoint=None):
 
 @eqx.filter_jit
 def _population_multistart(problem, starts, i_sh, i_in, time, value, mask, max_steps, gtol):
-    f = lambda w: _total_nll(problem, w, i_sh, i_in, time, value, mask)  # noqa: E731
+    """Every start in one vmapped L-BFGS call, with the problem's `gradient` rule over the joint vector."""
+    n = starts.shape[-1]
+    if problem.gradient == "forward" or (problem.gradient == "auto" and n <= FORWARD_UP_TO):
+        f = forward_gradient(lambda w: _total_nll(problem, w, i_sh, i_in, time, value, mask, HESSIAN_ADJOINT))
+    else:
+        f = lambda w: _total_nll(problem, w, i_sh, i_in, time, value, mask)  # noqa: E731
     return jax.vmap(lambda w0: minimize(f, w0, max_steps=max_steps, gtol=gtol))(starts)
 
 
@@ -53,7 +59,11 @@ def _population_hessian(problem, w, i_sh, i_in, time, value, mask):
 
 @dataclasses.dataclass
 class PopulationFit:
-    """Shared estimates (with standard errors and Wald intervals) and per-subject individual estimates."""
+    """Shared estimates (with standard errors and Wald intervals) and per-subject individual estimates.
+
+    `identifiable` is False (and every standard error and interval NaN) if the Hessian of the joint
+    NLL is not positive definite, as in [`wald_intervals`][].
+    """
 
     problem: Problem
     subjects: list[str]
@@ -68,6 +78,7 @@ class PopulationFit:
     converged: bool
     starts_nll: np.ndarray
     level: float
+    identifiable: bool
 
     def summary(self) -> str:
         lines = [f"{type(self.problem.model).__name__} population fit: {len(self.subjects)} subjects, "
@@ -78,6 +89,8 @@ class PopulationFit:
                          f"{100 * self.level:g}% CI [{s['lower']:.5g}, {s['upper']:.5g}])")
         for name, v in self.individual.items():
             lines.append(f"  individual {name:>8}: median {np.median(v):.5g}, range [{v.min():.5g}, {v.max():.5g}]")
+        if not self.identifiable:
+            lines.append("Hessian not positive definite: some parameters are not identifiable")
         return "\n".join(lines)
 
     def as_dict(self):
@@ -85,7 +98,7 @@ class PopulationFit:
                 "individual": {k: v.tolist() for k, v in self.individual.items()},
                 "individual_se": {k: v.tolist() for k, v in self.individual_se.items()}, "nll": self.nll,
                 "n_obs": self.n_obs, "n_params": self.n_params, "aic": self.aic, "bic": self.bic,
-                "converged": self.converged, "level": self.level}
+                "converged": self.converged, "level": self.level, "identifiable": self.identifiable}
 
 
 def fit_population(problem: Problem, dataset: Dataset, *, shared, individual, subjects=None, n_starts: int = 4,
@@ -95,12 +108,14 @@ def fit_population(problem: Problem, dataset: Dataset, *, shared, individual, su
 
     The joint vector is $w = (z_{shared}, z_{individual,1}, \dots, z_{individual,S})$; the
     objective is $\sum_s \mathrm{NLL}_s$, each subject solved on its own (padded, masked) time
-    grid in one vmapped call, and all starts are vmapped too (L-BFGS). Standard errors come
+    grid in one vmapped call, and all starts are vmapped too (L-BFGS, with the problem's `gradient` rule
+    counted over the joint vector: forward mode up to 6 entries with `"auto"`). Standard errors come
     from the autodiff Hessian of the joint NLL. This is a fixed-effects population model
     (no distribution on the individual parameters); AIC/BIC count every shared and individual
     parameter.
     """
     _check("lbfgs", max_steps, 1.0)
+    level = check_level(level)
     i_sh, i_in = _layout(problem, shared, individual)
     pad = dataset.padded(subjects)
     time, value, mask = (jnp.asarray(a) for a in problem.check_series(pad["time"], pad["value"], pad["mask"]))
@@ -113,11 +128,8 @@ def fit_population(problem: Problem, dataset: Dataset, *, shared, individual, su
     k = _best(np.asarray(state.value))
     w = state.z[k]
     H = np.asarray(_population_hessian(problem, w, tuple(i_sh), tuple(i_in), time, value, mask))
-    try:
-        cov = np.linalg.inv(H)
-        se_w = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-    except np.linalg.LinAlgError:
-        se_w = np.full(w.shape, np.nan)
+    cov = covariance(H)
+    se_w = np.full(w.shape, np.nan) if cov is None else np.sqrt(np.diag(cov))
     q = float(ndtri((1 + level) / 2))
     z_subj = np.asarray(_assemble(w, i_sh, i_in, n_subj, problem.n_free))
     x_subj = np.asarray(problem.to_natural(z_subj))
@@ -134,11 +146,13 @@ def fit_population(problem: Problem, dataset: Dataset, *, shared, individual, su
     for j, i in enumerate(i_in):
         tr = problem.transforms[i]
         individual[problem.names[i]] = x_subj[:, i]
-        individual_se[problem.names[i]] = np.abs(np.asarray(jax.vmap(jax.grad(tr.inverse))(z_subj[:, i]))) * se_ind[:, j]
+        jac = np.asarray(jax.vmap(jax.grad(tr.inverse))(z_subj[:, i]))
+        individual_se[problem.names[i]] = np.abs(jac) * se_ind[:, j]
     nll = float(state.value[k])
     n_obs = int(np.sum(mask))
     n_params = int(w.shape[0])
     return PopulationFit(problem=problem, subjects=[str(s) for s in pad["subjects"]], shared=shared_out,
                          individual=individual, individual_se=individual_se, nll=nll, n_obs=n_obs,
                          n_params=n_params, aic=float(aic(nll, n_params)), bic=float(bic(nll, n_params, n_obs)),
-                         converged=bool(state.converged[k]), starts_nll=np.asarray(state.value), level=level)
+                         converged=bool(state.converged[k]), starts_nll=np.asarray(state.value), level=level,
+                         identifiable=cov is not None)

@@ -46,8 +46,9 @@ class Problem(eqx.Module):
       tangent per fitted name, diffrax `ForwardMode`), `"reverse"` (the checkpointed adjoint) or
       `"auto"` (forward up to 6 fitted names, where it measured 2.6-6x cheaper; reverse above).
 
-    Every error (unknown name, bad bounds, a start outside its domain) is a `ValueError` here,
-    before any tracing. A new `Problem` with other values but the same structure reuses the
+    Every bad value (unknown name, bad bounds, a start outside its domain, a non-finite `t0`,
+    non-positive tolerances) is a `ValueError` here, before any tracing; a `noise` that is not a
+    noise model is a `TypeError`. A new `Problem` with other values but the same structure reuses the
     compiled fit (every value is a traced leaf).
     """
 
@@ -70,6 +71,8 @@ class Problem(eqx.Module):
         self.model, self.params = model, params
         self.y0 = initial_state(model, y0, np.float64)
         self.t0 = np.float64(t0)
+        if not np.isfinite(self.t0):
+            raise ValueError(f"t0 must be finite, got {t0!r}")
         self.noise = Gaussian() if noise is None else noise
         if not isinstance(self.noise, NoiseModel):
             raise TypeError(f"noise must be a tumorjax.calibration noise model, got {type(noise).__name__}")
@@ -90,6 +93,10 @@ class Problem(eqx.Module):
         self.gradient = gradient
         self.transforms = tuple(as_transform(t) for t in fit.values())
         self.rtol, self.atol, self.max_steps = float(rtol), float(atol), int(max_steps)
+        if not (self.rtol > 0 and self.atol > 0 and np.isfinite(self.rtol) and np.isfinite(self.atol)):
+            raise ValueError(f"rtol and atol must be finite and > 0, got rtol={rtol!r}, atol={atol!r}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps!r}")
         for name, tr, x in zip(self.names, self.transforms, self.natural_start()):
             tr.check(name, x)
 

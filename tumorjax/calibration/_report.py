@@ -17,10 +17,12 @@ def _fmt(x) -> str:
 
 @dataclasses.dataclass
 class FitReport:
-    """One fitted series (or a population): estimates with standard errors and confidence intervals.
+    """One fitted series: estimates with standard errors and confidence intervals (a population fit is a
+    `PopulationFit`).
 
     `estimate`, `se`, `lower`, `upper` are on the natural scale, in `names` order; `z`/`se_z`
-    on the fitted (transformed) scale. `starts_nll` holds every start's final NLL (multistart).
+    on the fitted (transformed) scale; `identifiable` is None if the uncertainty was not computed.
+    `starts_nll` holds every start's final NLL (multistart).
     `data` is `(time, value, mask)` as fitted (for plots and profiles).
     """
 
@@ -33,7 +35,7 @@ class FitReport:
     lower: np.ndarray
     upper: np.ndarray
     level: float
-    identifiable: bool
+    identifiable: bool | None
     nll: float
     n_obs: int
     aic: float
@@ -100,7 +102,9 @@ class FitReport:
         rows.append(f"{self.optimizer}: {'converged' if self.converged else 'NOT converged'} "
                     f"(|grad| {self.grad_norm:.2e}, {self.steps} steps); {finite.sum()}/{finite.size} starts "
                     f"finite, best NLL reached by {int(np.sum(self.starts_nll[finite] < self.nll + 1e-3))}")
-        if not self.identifiable:
+        if self.identifiable is None:
+            rows.append("uncertainty not computed (uncertainty=False)")
+        elif not self.identifiable:
             rows.append("Fisher information not positive definite: some parameters are not identifiable")
         return "\n".join(rows)
 
@@ -131,6 +135,7 @@ class SubjectFits:
 
     @property
     def bic(self) -> float:
+        """Sum of the subjects' BIC, each with its own ln n_s (not the BIC of one model of all the observations)."""
         return float(sum(r.bic for r in self.reports))
 
     def columns(self) -> dict[str, np.ndarray]:

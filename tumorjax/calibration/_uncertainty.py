@@ -12,11 +12,25 @@ from ._optimize import minimize
 from ._problem import HESSIAN_ADJOINT, Problem
 
 
+def check_level(level: float) -> float:
+    """`level` as a float after checking it is a confidence level in (0, 1) (0.95, not 95)."""
+    if not 0 < float(level) < 1:
+        raise ValueError(f"level must be a confidence level in (0, 1) such as 0.95, got {level!r}")
+    return float(level)
+
+
 def chi2_1_quantile(level: float) -> float:
     """The `level` quantile of the chi-square distribution with one degree of freedom."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    return float(ndtri((1 + level) / 2)) ** 2
+    return float(ndtri((1 + check_level(level)) / 2)) ** 2
+
+
+def covariance(information):
+    """The inverse of a Fisher information matrix, or None if it is not (numerically) positive definite."""
+    info = np.asarray(information, float)
+    eig = np.linalg.eigvalsh(0.5 * (info + info.T)) if np.all(np.isfinite(info)) else np.array([-1.0])
+    if eig.min() <= 1e-12 * max(abs(eig.max()), 1e-300):
+        return None
+    return np.linalg.inv(info)
 
 
 @eqx.filter_jit
@@ -48,14 +62,12 @@ def wald_intervals(problem: Problem, z, information, level: float = 0.95):
     `identifiable`.
     """
     z = np.asarray(z, float)
-    info = np.asarray(information, float)
-    q = float(ndtri((1 + level) / 2))
-    eig = np.linalg.eigvalsh(0.5 * (info + info.T)) if np.all(np.isfinite(info)) else np.array([-1.0])
-    if eig.min() <= 1e-12 * max(abs(eig.max()), 1e-300):
+    q = float(ndtri((1 + check_level(level)) / 2))
+    cov = covariance(information)
+    if cov is None:
         nan = np.full(z.shape, np.nan)
-        return {"se": nan, "lower": nan, "upper": nan, "se_z": nan, "covariance_z": np.full(info.shape, np.nan),
-                "identifiable": False}
-    cov = np.linalg.inv(info)
+        return {"se": nan, "lower": nan, "upper": nan, "se_z": nan,
+                "covariance_z": np.full(np.shape(information), np.nan), "identifiable": False}
     se_z = np.sqrt(np.diag(cov))
     lo, hi = (np.asarray(problem.to_natural(z + s * q * se_z)) for s in (-1, 1))
     jac = np.array([float(jax.grad(tr.inverse)(jnp.asarray(zi))) for tr, zi in zip(problem.transforms, z)])
@@ -125,6 +137,7 @@ def profile_likelihood(report, name: str, values=None, *, n: int = 21, width: fl
     problem = report.problem
     if name not in problem.names:
         raise ValueError(f"{name!r} is not a fitted name; fitted: {problem.names}")
+    half_width = chi2_1_quantile(level) / 2
     i = problem.names.index(name)
     z_hat = jnp.asarray(report.z)
     if values is None:
@@ -132,12 +145,16 @@ def profile_likelihood(report, name: str, values=None, *, n: int = 21, width: fl
         zs = float(z_hat[i]) + np.linspace(-half, half, n)
         values = np.asarray(problem.transforms[i].inverse(jnp.asarray(zs)))
     else:
-        values = np.sort(np.asarray(values, float))
+        values = np.sort(np.asarray(values, float).ravel())
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            raise ValueError(f"values must be a non-empty grid of finite numbers, got {values}")
+        for x in values:
+            problem.transforms[i].check(name, x)
         zs = np.asarray(problem.transforms[i].forward(jnp.asarray(values)))
     time, value, mask = (jnp.asarray(a) for a in report.data)
     nll = np.asarray(_profile_values(problem, z_hat, i, jnp.asarray(zs), time, value, mask, max_steps))
     nll_min = min(float(report.nll), float(np.nanmin(nll)))
-    threshold = nll_min + chi2_1_quantile(level) / 2
+    threshold = nll_min + half_width
     j_min = int(np.nanargmin(nll))
     return Profile(name=name, values=values, nll=nll, nll_min=nll_min, threshold=threshold, level=level,
                    lower=float(_crossing(values, nll, threshold, j_min, -1)),

@@ -1,5 +1,6 @@
 """`Dataset`: longitudinal measurements in one tidy form (subject, condition, time, value, unit)."""
 
+import copy
 import csv
 import dataclasses
 import pathlib
@@ -27,7 +28,9 @@ class Dataset:
       a patient's lesion, a well).
     - `time`: float array `(n,)` in `time_unit`; `value`: float array `(n,)` in `unit`.
     - `name`, `source`: what the data are and where they come from (paper, repository).
-    - `meta`: anything else a loader wants to record (rows dropped, conversions, doses).
+    - `meta`: anything else a loader wants to record (rows dropped, conversions, doses). `select`
+      copies it unchanged, so its counts describe the full load; a selection records the number of
+      rows of that load in `meta["rows_loaded"]`.
     - `allow_negative_times`: accept times before 0 (e.g. baseline scans before treatment).
 
     Validation runs at construction: equal lengths, finite times and values, and (unless
@@ -104,9 +107,10 @@ class Dataset:
         return self._take(keep)
 
     def _take(self, keep) -> "Dataset":
+        meta = {**copy.deepcopy(self.meta), "rows_loaded": self.meta.get("rows_loaded", len(self))}
         return dataclasses.replace(
             self, subject=self.subject[keep], condition=self.condition[keep], time=self.time[keep],
-            value=self.value[keep],
+            value=self.value[keep], meta=meta,
         )
 
     def series(self, subject: str) -> tuple[np.ndarray, np.ndarray]:

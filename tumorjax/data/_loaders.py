@@ -149,6 +149,9 @@ def load_conte(data_dir_=None, *, conditions=None, negative: str = "keep") -> Da
     if negative not in ("keep", "clip"):
         raise ValueError(f"negative must be 'keep' or 'clip', got {negative!r}")
     conditions = list(CONTE_CONDITIONS) if conditions is None else list(conditions)
+    repeated = sorted({c for c in conditions if conditions.count(c) > 1})
+    if repeated:
+        raise ValueError(f"conditions must not repeat a label; {repeated} given more than once in {conditions}")
     unknown = sorted(set(conditions) - set(CONTE_CONDITIONS))
     if unknown:
         raise ValueError(f"unknown Conte 2025 condition(s) {unknown}; known: {list(CONTE_CONDITIONS)}")

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..calibration import Gaussian, Problem, aic, bic, minimize, spread_starts, wald_intervals
 from ..calibration._problem import HESSIAN_ADJOINT
+from ..calibration._uncertainty import check_level
 from ..core import simulate
 from ..data._loaders import CELL_INDEX_SLOPE
 from ._model import CAROV
@@ -263,11 +264,20 @@ def fit_wells(problem: WellsProblem, wells: Wells, *, start=None, n_starts: int 
     as the covariance, Wald intervals at `level` mapped through the transforms
     ([`tumorjax.calibration.wald_intervals`][]). Consecutive readings (every 15 min) are
     correlated, so these intervals are optimistic: they treat every reading as independent.
+    Every group of `problem.groups` needs a well (its per-condition parameters are fitted to it).
     """
+    level = check_level(level)
     if not isinstance(wells, Wells):
         raise TypeError(f"wells must be a tumorjax.invitro.Wells, got {type(wells).__name__}")
     if wells.n_obs == 0:
         raise ValueError("no readings to fit (every point masked)")
+    labels = list(dict.fromkeys(problem.groups)) if problem.per_condition else []
+    used = set(problem.condition_index(wells.conditions).tolist())
+    empty = [g for k, g in enumerate(labels) if k not in used]
+    if empty:
+        raise ValueError(f"group(s) {empty} of the problem have no well in `wells` (conditions "
+                         f"{sorted(set(wells.conditions.tolist()))}): their per-condition parameters "
+                         f"{list(problem.per_condition)} cannot be fitted; leave those groups out of conditions=")
     problem.base.noise.check_data(wells.value[wells.mask])
     args = _arrays(problem, wells)
     key = jax.random.PRNGKey(key) if isinstance(key, int) else key

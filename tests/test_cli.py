@@ -68,3 +68,28 @@ def test_console_script_entry_point(tmp_path):
 def test_run_refuses_stochastic_options_for_a_deterministic_scenario(tmp_path, capsys):
     assert main(["run", "growth-logistic", "--out", str(tmp_path), "--seed", "3"]) == 2
     assert "does not take --seed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{r: 0.2", "is not valid JSON (Expecting property name"),
+    ("[1, 2]", "must hold a JSON object of NAME: VALUE, got list"),
+    ('{"parameters": [1, 2]}', "must hold a JSON object of NAME: VALUE, got list"),
+])
+def test_bad_params_file_is_one_line_exit_2(text, message, tmp_path, capsys):
+    f = tmp_path / "p.json"
+    f.write_text(text)
+    assert main(["show", "te-invasion", "--params", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tumorjax: error: --params:") and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["equilibria", "te-invasion", "--n-starts", "0"], "--n-starts must be at least 1, got 0"),
+    (["equilibria", "te-invasion", "--n-starts", "-5"], "--n-starts must be at least 1, got -5"),
+    (["bifurcation", "te-invasion", "--param", "r", "--range", "0.1", "0.2", "--max-steps", "0"],
+     "--max-steps must be at least 1, got 0"),
+])
+def test_analysis_counts_below_one_exit_2(argv, message, capsys, tmp_path):
+    assert main(argv + (["--out", str(tmp_path)] if argv[0] == "bifurcation" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"tumorjax: error: {message}"

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 
+import equinox as eqx
 import numpy as np
 import pytest
 
 import tumorjax as tj
 from conftest import ROOT
 from tumorjax.ensemble import ensemble_map, grid, latin_hypercube, member_inputs, replicate, simulate_ensemble
+from tumorjax.ensemble._run import _map_impl
 
 
 def test_grid_is_the_cartesian_product():
@@ -39,6 +41,11 @@ def test_latin_hypercube_one_point_per_stratum():
         latin_hypercube({"r": (0.0, 1.0, "log")}, 4)
     with pytest.raises(ValueError, match=r"\(lower, upper\) or"):
         latin_hypercube({"r": (0.0, 1.0, "sqrt")}, 4)
+    bounds = {"r": (0.1, 0.5), "K": (1e2, 1e6, "log")}
+    np.testing.assert_array_equal(latin_hypercube(bounds, np.int64(n), key=np.int64(3))["K"], d["K"])  # NumPy ints
+    for bad in (0, 2.5, "4"):
+        with pytest.raises(ValueError, match=f"n must be an integer >= 1, got {bad!r}"):
+            latin_hypercube({"r": (0.1, 0.5)}, bad)
 
 
 def test_replicate_and_member_inputs():
@@ -101,3 +108,20 @@ def test_sharded_and_unsharded_ensembles_are_identical():
                          timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "IDENTICAL True True True" in run.stdout, run.stdout
+
+
+def test_repeated_ensembles_do_not_recompile():
+    """A second call with the same model structure, shapes and batch size (new values) reuses the compilation."""
+    model = tj.TumourGrowth(law="logistic")
+    kw = dict(params=model.default_params(), y0={"T": 1.0}, t_span=(0.0, 5.0), n_save=3)
+    for batch_size in (None, 2):
+        first = simulate_ensemble(model, {"r": [0.1, 0.2, 0.3]}, batch_size=batch_size, **kw)
+        before = eqx.debug.get_num_traces(_map_impl)
+        second = simulate_ensemble(model, {"r": [0.4, 0.5, 0.6]}, batch_size=batch_size, **kw)
+        assert eqx.debug.get_num_traces(_map_impl) == before
+        assert np.all(second["T"][:, -1] > first["T"][:, -1])  # new values were used
+    square = lambda x: x**2  # noqa: E731
+    ensemble_map(square, np.arange(4.0))
+    before = eqx.debug.get_num_traces(_map_impl)
+    np.testing.assert_array_equal(ensemble_map(square, np.arange(4.0) + 1), [1, 4, 9, 16])
+    assert eqx.debug.get_num_traces(_map_impl) == before

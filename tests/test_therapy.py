@@ -189,3 +189,67 @@ def test_bad_problem_and_optimiser_inputs_raise():
     with pytest.raises(ValueError, match="schedule has 3 doses"):
         c.check(th.BolusSchedule([0.0, 1.0, 2.0], [1.0, 1.0, 1.0], "E"))
 
+
+
+def test_residuals_and_penalty_read_the_times_in_simulation_order():
+    c = th.Constraints(horizon=20.0, n_doses=2, min_interval=2.0)
+    unsorted = th.BolusSchedule([10.0, 2.0], [1.0, 1.0], "E")  # 8 apart once sorted: feasible
+    assert float(c.residuals(unsorted)["min_interval"]) == 0.0 and float(c.penalty(unsorted)) == 0.0
+    close = th.BolusSchedule([3.0, 2.0], [1.0, 1.0], "E")  # 1 apart: short by 1 = 0.05 horizons
+    assert float(c.residuals(close)["min_interval"]) == pytest.approx(0.05, rel=1e-12)
+    assert float(c.penalty(close)) == pytest.approx(0.05**2, rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dose_scale=0.0), "dose_scale must be finite and > 0, got 0.0"),
+    (dict(dose_scale=-1.0), "dose_scale must be finite and > 0, got -1.0"),
+    (dict(dose_scale=float("nan")), "dose_scale must be finite and > 0, got nan"),
+    (dict(ttp_width=0.0), "ttp_width must be finite and > 0, got 0.0"),
+    (dict(n_save=1), "n_save must be an integer >= 2"),
+])
+def test_bad_problem_scales_and_save_counts_raise(kwargs, match):
+    c = th.Constraints(horizon=10.0, n_doses=2, total=1.0)
+    with pytest.raises(ValueError, match=match):
+        th.ScheduleProblem(tj.TumourEffector(), None, {"T": 1e6, "E": 1e5}, c, burden_states="T", dosed_state="E",
+                           **kwargs)
+
+
+def test_simulate_boluses_needs_two_saved_points_per_segment():
+    model = tj.TumourEffector()
+    s = th.BolusSchedule([1.0], [1e5], "E")
+    with pytest.raises(ValueError, match="n_save must be an integer >= 2 .*, got 1"):
+        th.simulate_boluses(model, model.default_params(), jnp.array([1e6, 1e5]), s, 10.0, n_save=1)
+
+
+def test_initial_schedule_is_checked_and_projected_before_it_is_recorded():
+    p = _kuznetsov_boluses()
+    with pytest.raises(ValueError, match="init\\[0\\]: schedule has 3 doses, the constraints 2"):
+        th.optimize_schedule(p, starts=1, init=[p.schedule(jnp.full(3, 1e5), jnp.array([1.0, 5.0, 9.0]))])
+    with pytest.raises(ValueError, match="init\\[0\\] doses state 'T'; the problem doses 'E'"):
+        th.optimize_schedule(p, starts=1, init=[th.BolusSchedule([1.0, 9.0], [2e5, 2e5], "T")])
+    # doses over max_dose and the total, times 1 apart (< min_interval = 2): the one recorded point is feasible
+    bad = th.BolusSchedule([5.0, 4.0], [5e5, 4e5], "E")
+    assert max(float(v) for v in p.constraints.residuals(bad).values()) > 0.1
+    report = th.optimize_schedule(p, steps=1, starts=1, init=[bad])
+    assert max(report.residuals.values()) < 1e-12
+    assert float(report.schedule.total) == pytest.approx(4e5, rel=1e-12)
+    assert np.diff(np.sort(np.asarray(report.schedule.times)))[0] >= 2.0 - 1e-12
+
+
+def test_infusion_initial_schedule_on_other_edges_is_refused():
+    p = th.infusion_control(n_doses=2, horizon=30.0)
+    other = th.InfusionSchedule([0.0, 10.0, 30.0], [1e5, 1e5])
+    with pytest.raises(ValueError, match=r"init\[0\] has edges \(0.0, 10.0, 30.0\); the problem's are \(0.0, 15.0"):
+        th.optimize_schedule(p, starts=1, init=[other])
+
+
+def test_every_start_failing_to_solve_is_a_clear_error():
+    """Exponential growth at r = 100 overflows by t = 7.2 (e^720 > 1.8e308): no schedule has a finite objective."""
+    model = tj.TumourGrowth(law="exponential")
+    c = th.Constraints(horizon=7.2, n_doses=1, max_dose=1.0)
+    p = th.ScheduleProblem(model, model.default_params().replace(r=100.0), {"T": 1.0}, c, burden_states="T",
+                           dosed_state="T")
+    with pytest.raises(th.NoFiniteObjective, match="every start failed to solve"):
+        th.optimize_schedule(p, steps=1, starts=1)
+    with pytest.raises(th.NoFiniteObjective, match="every grid point failed to solve"):
+        th.grid_search(p, n_times=2, n_levels=1)

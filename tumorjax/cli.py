@@ -33,10 +33,13 @@ def _parameters(scenario, args):
         path = pathlib.Path(args.params)
         if not path.is_file():
             raise CLIError(f"--params: no such file {path}")
-        data = json.loads(path.read_text())
-        data = data.get("parameters", data)  # a summary.json works too
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise CLIError(f"--params: {path} is not valid JSON ({e})") from None
+        data = data.get("parameters", data) if isinstance(data, dict) else data  # a summary.json works too
         if not isinstance(data, dict):
-            raise CLIError(f"--params: {path} must hold a JSON object of NAME: VALUE")
+            raise CLIError(f"--params: {path} must hold a JSON object of NAME: VALUE, got {type(data).__name__}")
         values.update(data)
     values.update(_parse_sets(args.set))
     try:
@@ -123,6 +126,8 @@ def _cmd_run(args):
 def _cmd_equilibria(args):
     from .analysis import find_equilibria
 
+    if args.n_starts < 1:
+        raise CLIError(f"--n-starts must be at least 1, got {args.n_starts}")
     scenario, params = _ode_scenario(args, "equilibria")
     found = find_equilibria(scenario.model, params, n_starts=args.n_starts)
     if args.json:
@@ -289,17 +294,23 @@ def _cmd_fit(args):
 
 def _cmd_optimize(args):
     from .therapy._cli import run_optimize
+    from .therapy._optimize import NoFiniteObjective
 
     try:
         return run_optimize(args)
     except (ValueError, TypeError) as e:
         raise CLIError(f"optimize: {e}") from None
+    except NoFiniteObjective as e:  # not a usage error: every start failed to solve
+        print(f"tumorjax: error: optimize: {e}", file=sys.stderr)
+        return 1
 
 
 def _cmd_bifurcation(args):
     from .analysis import bifurcation_diagram
     from .core._scenario import _jsonable
 
+    if args.max_steps < 1:
+        raise CLIError(f"--max-steps must be at least 1, got {args.max_steps}")
     scenario, params = _ode_scenario(args, "bifurcation")
     try:
         diagram = bifurcation_diagram(scenario.model, params, args.param, args.range, cycles=not args.no_cycles,

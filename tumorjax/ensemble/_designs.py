@@ -40,13 +40,13 @@ def latin_hypercube(bounds: dict, n: int, key=0) -> dict[str, np.ndarray]:
 
     Each axis is cut into `n` equal strata (equal in log space for `"log"`), one point drawn
     uniformly in each, and the strata are shuffled independently per axis (McKay et al. 1979).
-    `key` is an int seed or a `jax.random` key; the design is reproducible.
+    `key` is an int seed (Python or NumPy) or a `jax.random` key; the design is reproducible.
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    if not (isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1):
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if not bounds:
         raise ValueError("latin_hypercube needs bounds {name: (lower, upper)}")
-    key = jax.random.PRNGKey(key) if isinstance(key, int) else key
+    key = jax.random.PRNGKey(int(key)) if isinstance(key, int | np.integer) else key
     k_perm, k_unif = jax.random.split(key)
     d = len(bounds)
     perms = np.asarray(jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(k_perm, d)))

@@ -1,5 +1,6 @@
 """Run a function over an ensemble: vmapped, chunked to bounded memory, sharded across devices."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +33,24 @@ def _devices(devices):
     return list(devices)
 
 
+def _local(fn, batch, batch_size):
+    return jax.vmap(fn)(batch) if batch_size is None else jax.lax.map(fn, batch, batch_size=batch_size)
+
+
+@eqx.debug.assert_max_traces(max_traces=None)  # counts traces; tests read eqx.debug.get_num_traces
+def _map_impl(fn, batch, batch_size, mesh):
+    if mesh is None:
+        return _local(fn, batch, batch_size)
+    spec = PartitionSpec(AXIS)
+    return jax.shard_map(lambda x: _local(fn, x, batch_size), mesh=mesh, in_specs=spec, out_specs=spec,
+                         check_vma=False)(batch)
+
+
+# Module level, so that calls with the same `fn` (by identity, or equal `eqx.Partial`s with equal static
+# parts), structure, shapes and chunking reuse one compilation.
+_map = eqx.filter_jit(_map_impl)
+
+
 def ensemble_map(fn, batch, *, batch_size: int | None = None, devices=None):
     """`fn` applied to every member of `batch` (a pytree whose leaves share a leading axis N).
 
@@ -46,14 +65,12 @@ def ensemble_map(fn, batch, *, batch_size: int | None = None, devices=None):
     chunks of `batch_size` on every device, so with the same `batch_size` every member is
     computed by the same program and sharded and unsharded runs agree to the last bit
     (tested). Different chunk widths may differ in the last bits (vectorised arithmetic).
-    Returns the stacked results (leading axis N).
+    Compiled once per `fn`, batch structure and shapes, `batch_size` and devices: a second such
+    call reuses the compilation. Returns the stacked results (leading axis N).
     """
     n = _size(batch)
     if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-
-    def local(x):
-        return jax.vmap(fn)(x) if batch_size is None else jax.lax.map(fn, x, batch_size=batch_size)
 
     devs = _devices(devices)
     # Pad to whole chunks on every device (repeating the last member), so each chunk has the
@@ -62,13 +79,10 @@ def ensemble_map(fn, batch, *, batch_size: int | None = None, devices=None):
     n_pad = -n % (n_shards * (batch_size or 1))
     if n_pad:
         batch = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], n_pad, axis=0)]), batch)
-    if devs is None:
-        out = jax.jit(local)(batch)
-    else:
-        mesh = Mesh(np.array(devs), (AXIS,))
-        spec = PartitionSpec(AXIS)
-        batch = jax.device_put(batch, NamedSharding(mesh, spec))
-        out = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False))(batch)
+    mesh = None if devs is None else Mesh(np.array(devs), (AXIS,))
+    if mesh is not None:
+        batch = jax.device_put(batch, NamedSharding(mesh, PartitionSpec(AXIS)))
+    out = _map(fn, batch, batch_size, mesh)
     return jax.tree_util.tree_map(lambda x: x[:n], out) if n_pad else out
 
 
@@ -125,9 +139,10 @@ def simulate_ensemble(model: ODEModel, design: dict | None = None, *, params=Non
     """
     params, y0 = member_inputs(model, design, params, y0)
     ts = None if ts is None else jnp.asarray(ts, float)
-
-    def one(member):
-        p, y = member
-        return simulate(model, p, y, t_span, ts=ts, n_save=n_save, **kwargs)
-
+    one = eqx.Partial(_simulate_member, model, tuple(t_span), ts, n_save, kwargs)  # equal across equal calls
     return ensemble_map(one, (params, y0), batch_size=batch_size, devices=devices)
+
+
+def _simulate_member(model, t_span, ts, n_save, kwargs, member):
+    p, y = member
+    return simulate(model, p, y, t_span, ts=ts, n_save=n_save, **kwargs)

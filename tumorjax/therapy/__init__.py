@@ -13,15 +13,18 @@ from ._constraints import Constraints, isotonic_regression, project_capped_simpl
 from ._oncolytic import (
     InjectionProblem, oncolytic_injections, simulate_injections, threshold_rule, threshold_schedule,
 )
-from ._optimize import METHODS, ScheduleReport, grid_points, grid_search, optimize_schedule, random_starts
+from ._optimize import (
+    METHODS, NoFiniteObjective, ScheduleReport, grid_points, grid_search, optimize_schedule, random_starts,
+)
 from ._problem import OBJECTIVES, ScheduleProblem
 from ._problems import PROBLEMS, cart_split_dose, constant_infusion_baseline, infusion_control, untreated
 from ._schedules import BolusSchedule, InfusionSchedule, simulate_boluses, simulate_infusion
 
 __all__ = [
-    "BolusSchedule", "Constraints", "InfusionSchedule", "InjectionProblem", "METHODS", "OBJECTIVES", "PROBLEMS",
-    "ScheduleProblem", "ScheduleReport", "cart_split_dose", "constant_infusion_baseline", "grid_points",
-    "grid_search", "infusion_control", "isotonic_regression", "oncolytic_injections", "optimize_schedule",
-    "project_capped_simplex", "project_times", "random_starts", "simulate_boluses", "simulate_infusion",
-    "simulate_injections", "threshold_rule", "threshold_schedule", "untreated",
+    "BolusSchedule", "Constraints", "InfusionSchedule", "InjectionProblem", "METHODS", "NoFiniteObjective",
+    "OBJECTIVES", "PROBLEMS", "ScheduleProblem", "ScheduleReport", "cart_split_dose",
+    "constant_infusion_baseline", "grid_points", "grid_search", "infusion_control", "isotonic_regression",
+    "oncolytic_injections", "optimize_schedule", "project_capped_simplex", "project_times", "random_starts",
+    "simulate_boluses", "simulate_infusion", "simulate_injections", "threshold_rule", "threshold_schedule",
+    "untreated",
 ]

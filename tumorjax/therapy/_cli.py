@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core._progress import _draw
 from ..core._scenario import _jsonable, write_csv
-from ._optimize import optimize_schedule
+from ._optimize import check_settings, optimize_schedule
 from ._oncolytic import threshold_rule, threshold_schedule
 from ._problems import PROBLEMS, constant_infusion_baseline, untreated
 
@@ -54,9 +54,10 @@ def plot(problem, report, path):
 
 
 def run_optimize(args) -> int:
-    """Optimise, then write schedule.csv (one row per dose), optimize.json and figure.png."""
+    """Optimise, then write schedule.csv (one row per dose), optimize.json and figure.png; 1 if the best failed."""
     from ..core import enable_x64
 
+    check_settings(args.steps, args.starts, args.learning_rate)  # before the set-up (ov-injections: a sweep)
     enable_x64()
     problem = build_problem(args)
     out = pathlib.Path(args.out)
@@ -92,6 +93,8 @@ def run_optimize(args) -> int:
     plot(problem, report, out / "figure.png")
     print(f"{args.problem}: objective {problem.objective} = {report.value:.6g} after {report.n_simulations} "
           f"simulations ({report.wall_time_s:.1f} s); total dose {float(s.total):.6g}")
+    if not report.terms["ok"]:
+        print(f"{args.problem}: the best schedule's simulation failed (ok = false)")
     for path in sorted(out.iterdir()):
         print(f"wrote {path}")
-    return 0
+    return 0 if report.terms["ok"] else 1

@@ -163,7 +163,7 @@ class Constraints:
         return BolusSchedule(project_times(schedule.times, self.horizon, self.min_interval), x, schedule.state)
 
     def residuals(self, schedule) -> dict:
-        """Each constraint's violation (0 when satisfied), relative to its natural scale."""
+        """Each constraint's violation (0 when satisfied), relative to its natural scale; times sorted, as simulated."""
         x, total = schedule.doses, schedule.total
         scale = max(self.total or self.budget or self.max_dose or 1.0, 1e-300)
         out = {"negative_dose": jnp.max(jnp.maximum(-x, 0.0)) / (self.max_dose or scale)}
@@ -177,11 +177,11 @@ class Constraints:
             t = jnp.sort(schedule.times)
             out["times_in_horizon"] = jnp.maximum(jnp.maximum(-t[0], t[-1] - self.horizon), 0.0) / self.horizon
             if self.n_doses > 1:
-                out["min_interval"] = jnp.max(jnp.maximum(self.min_interval - jnp.diff(schedule.times), 0.0)) / self.horizon
+                out["min_interval"] = jnp.max(jnp.maximum(self.min_interval - jnp.diff(t), 0.0)) / self.horizon
         return out
 
     def penalty(self, schedule):
-        r"""$\sum$ of squared relative violations: the same terms as `residuals`, summed over doses."""
+        r"""$\sum$ of squared relative violations: the same terms as `residuals` (times sorted), summed over doses."""
         x, total = schedule.doses, schedule.total
         scale = max(self.total or self.budget or self.max_dose or 1.0, 1e-300)
         cap = self.max_dose or scale
@@ -193,7 +193,7 @@ class Constraints:
         if self.budget is not None:
             p += (jnp.maximum(total - self.budget, 0.0) / scale) ** 2
         if isinstance(schedule, BolusSchedule):
-            t = schedule.times
+            t = jnp.sort(schedule.times)
             p += jnp.sum(jnp.maximum(-t, 0.0) ** 2 + jnp.maximum(t - self.horizon, 0.0) ** 2) / self.horizon**2
             p += jnp.sum(jnp.maximum(self.min_interval - jnp.diff(t), 0.0) ** 2) / self.horizon**2
         return p

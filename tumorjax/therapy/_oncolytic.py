@@ -218,27 +218,26 @@ def threshold_schedule(problem: InjectionProblem, threshold: float,
                        fraction: float | None = None) -> BolusSchedule:
     r"""The injection times $T_1 < T_2 < \dots$ in $(0, H]$ that the Fig. 12 rule with `threshold` produces.
 
-    `Protocol` reports only the first and last triggered times, so they are found one by one:
-    solve with the times found so far as fixed injections and the rule active after the last of
-    them; its first trigger is the next time (at most `n_doses` + 10 solves of one shape: one compilation).
-    On the step grid, so [`simulate_injections`][] reproduces the rule's solution exactly.
+    `Protocol` reports only the number of triggers and the first and last triggered times, so one
+    solve counts them and they are then found one by one: solve with the times found so far as fixed
+    injections and the rule active after the last of them; its first trigger is the next time (one
+    solve per injection, all of one shape: one compilation). On the step grid, so
+    [`simulate_injections`][] reproduces the rule's solution exactly.
     """
     c = problem.constraints
     fraction = c.total / c.n_doses if fraction is None else fraction
-    n_max = c.n_doses + 10
-    times = np.full(n_max, np.inf)
 
-    def next_time(times, start):
-        protocol = Protocol(t_injections=times, fraction=fraction, threshold=threshold,
-                            t_threshold_start=start)
-        sol = solve_radial(problem.params, problem.config, problem.horizon,
-                           t0=FIG12["t_start"], R_u=FIG12["R_u"], R_i=FIG12["R_i"], protocol=protocol)
-        return sol.t_first_injection
+    def solve(times, start):
+        protocol = Protocol(t_injections=times, fraction=fraction, threshold=threshold, t_threshold_start=start)
+        return solve_radial(problem.params, problem.config, problem.horizon,
+                            t0=FIG12["t_start"], R_u=FIG12["R_u"], R_i=FIG12["R_i"], protocol=protocol)
 
-    for k in range(n_max):
-        t = float(next_time(jnp.asarray(times), jnp.asarray(times[k - 1] if k else 0.0)))
+    times = np.full(1, np.inf)
+    n = int(solve(jnp.asarray(times), jnp.asarray(0.0)).n_injections)
+    times = np.full(max(n, 1), np.inf)
+    for k in range(n):
+        t = float(solve(jnp.asarray(times), jnp.asarray(times[k - 1] if k else 0.0)).t_first_injection)
         if not np.isfinite(t):
-            break
+            raise RuntimeError(f"threshold {threshold:g}: found {k} of the rule's {n} injections")
         times[k] = t
-    times = times[np.isfinite(times)]
-    return BolusSchedule(times, np.full(times.size, fraction), "i")
+    return BolusSchedule(times[:n], np.full(n, fraction), "i")

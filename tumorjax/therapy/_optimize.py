@@ -105,6 +105,8 @@ def _adam(problem, z0, steps, learning_rate):
     opt = optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.05))
 
     def one(z0):
+        z0 = project(z0)  # every evaluated (and recorded) point is feasible, the start included
+
         def body(carry, _):
             z, state, best_z, best_v = carry
             v, g = jax.value_and_grad(f)(z)
@@ -145,6 +147,42 @@ def _lbfgs(problem, z0, steps, penalty_weight):
     return jax.vmap(one)(z0)
 
 
+def check_settings(steps, starts, learning_rate=0.05, penalty_weight=1e3):
+    """Raise a `ValueError` naming the first bad optimiser setting (also used by the CLI before any setup)."""
+    for name, v in (("steps", steps), ("starts", starts)):
+        if not (isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    for name, v in (("learning_rate", learning_rate), ("penalty_weight", penalty_weight)):
+        if not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+
+
+def _check_init(problem, schedule, k):
+    """Raise a `ValueError` if initial schedule `k` is not of `problem`'s family, length, edges and dosed state."""
+    try:
+        problem.constraints.check(schedule)
+    except ValueError as e:
+        raise ValueError(f"init[{k}]: {e}") from None
+    c = problem.constraints
+    if hasattr(schedule, "times"):
+        if schedule.state != problem.dosed_state:
+            raise ValueError(f"init[{k}] doses state {schedule.state!r}; the problem doses {problem.dosed_state!r}")
+    elif not np.allclose(schedule.edges, edges := np.linspace(0.0, c.horizon, c.n_doses + 1), rtol=1e-12, atol=0):
+        raise ValueError(f"init[{k}] has edges {schedule.edges}; the problem's are {tuple(edges.tolist())}")
+
+
+class NoFiniteObjective(RuntimeError):
+    """Every start (or grid point) failed to solve: the objective is non-finite everywhere."""
+
+
+def _best(values, what):
+    """Index of the smallest finite value; [`NoFiniteObjective`][] when none is finite."""
+    values = np.asarray(values)
+    if not np.any(np.isfinite(values)):
+        raise NoFiniteObjective(f"every {what} failed to solve (non-finite objective everywhere)")
+    return int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
+
+
 def optimize_schedule(problem: ScheduleProblem, *, method: str = "adam", steps: int = 40, starts: int = 4,
                       learning_rate: float = 0.05, penalty_weight: float = 1e3, seed: int = 0,
                       init=()) -> ScheduleReport:
@@ -160,19 +198,19 @@ def optimize_schedule(problem: ScheduleProblem, *, method: str = "adam", steps: 
       slightly (see `residuals`). Line-search evaluations count as simulations.
 
     The first start is the even schedule (equal doses, equally spaced), the others random
-    feasible schedules; schedules in `init` (projected onto the constraints) replace the first
-    starts, e.g. to refine a rule-based schedule. Returns a [`ScheduleReport`][] with the best iterate over all starts.
+    feasible schedules; schedules in `init` (of the problem's family, length, edges and dosed state;
+    projected onto the constraints) replace the first starts, e.g. to refine a rule-based schedule.
+    Returns a [`ScheduleReport`][] with the best iterate over all starts; a [`NoFiniteObjective`][] if no
+    iterate of any start could be solved.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    for name, v in (("steps", steps), ("starts", starts)):
-        if not (isinstance(v, int | np.integer) and v >= 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if not learning_rate > 0 or not penalty_weight > 0:
-        raise ValueError(f"learning_rate and penalty_weight must be > 0, got {learning_rate} and {penalty_weight}")
+    check_settings(steps, starts, learning_rate, penalty_weight)
     start = time.perf_counter()
     if len(init) > starts:
         raise ValueError(f"{len(init)} initial schedules for {starts} starts")
+    for k, schedule in enumerate(init):
+        _check_init(problem, schedule, k)
     z0 = random_starts(problem, starts, seed)
     for k, schedule in enumerate(init):
         z0 = z0.at[k].set(problem.encode(problem.constraints.project(schedule)))
@@ -182,7 +220,7 @@ def optimize_schedule(problem: ScheduleProblem, *, method: str = "adam", steps: 
     else:
         best_z, best_v, history, n = _lbfgs(problem, z0, steps, penalty_weight)
         n_sims = int(np.sum(np.asarray(n)))
-    i = int(np.nanargmin(np.where(np.isfinite(best_v), best_v, np.nan)))
+    i = _best(best_v, "start")
     settings = {"steps": steps, "starts": starts, "learning_rate": learning_rate, "seed": seed}
     if method == "lbfgs":
         settings["penalty_weight"] = penalty_weight
@@ -244,6 +282,6 @@ def grid_search(problem: ScheduleProblem, *, n_times: int = 8, n_levels: int = 4
     start = time.perf_counter()
     z = grid_points(problem, n_times, n_levels)
     values = np.asarray(_evaluate(problem, z, min(batch_size, z.shape[0])))
-    i = int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
+    i = _best(values, "grid point")
     return _finish(problem, "grid", z[i], np.sort(values), z.shape[0], start,
                    {"n_times": n_times, "n_levels": n_levels})

@@ -95,18 +95,23 @@ class ScheduleProblem(eqx.Module):
             raise ValueError(f"target must be > 0, got {target}")
         if objective == "dose" and not dose_weight > 0:
             raise ValueError("objective 'dose' minimises the dose cost: give dose_weight > 0")
-        for name, v in (("dose_weight", dose_weight), ("target_weight", target_weight), ("ttp_width", ttp_width)):
+        for name, v in (("dose_weight", dose_weight), ("target_weight", target_weight)):
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be finite and >= 0, got {v}")
+        for name, v in (("ttp_width", ttp_width), ("dose_scale", 1.0 if dose_scale is None else dose_scale)):
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be finite and > 0, got {v}")
+        if n_save is not None and not (isinstance(n_save, int | np.integer) and n_save >= 2):
+            raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
         self.constraints, self.dosed_state, self.burden_states, self.objective = (
             constraints, dosed_state, burden_states, objective)
         self.dose_weight, self.target, self.target_weight = float(dose_weight), target, float(target_weight)
         unit = constraints.total or constraints.budget or constraints.max_dose or 1.0
         if constraints.family == "infusion" and not (constraints.total or constraints.budget):
             unit = unit * constraints.horizon
-        self.dose_scale = float(dose_scale or unit)
+        self.dose_scale = float(unit if dose_scale is None else dose_scale)
         self.progression, self.ttp_width = progression, float(ttp_width)
-        self.n_save = int(n_save or (41 if constraints.family == "bolus" else 241))
+        self.n_save = int(n_save if n_save is not None else 41 if constraints.family == "bolus" else 241)
         self.rtol, self.atol = rtol, atol
 
     # --- schedules -----------------------------------------------------------------------------

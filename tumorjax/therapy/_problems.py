@@ -50,21 +50,31 @@ def constant_infusion_baseline(problem: ScheduleProblem, n_bisect: int = 30) -> 
     r"""The constant-dose references for problem (a): $u_{min}H$ and the cheapest constant rate meeting the target.
 
     The second is found by bisection on $u \in [0, $ `max_dose`$]$ (`n_bisect` simulations, the
-    final burden being decreasing in $u$ here); its total is $uH$.
+    final burden being decreasing in $u$ here); its total is $uH$. Burden and tolerances are the
+    problem's. `target_met` is False (and `constant_rate`, `constant_total` None) when even
+    `max_dose` ends above the target.
     """
+    if problem.target is None:
+        raise ValueError("the constant-dose baseline needs a problem with a target")
     model, p, H = problem.model, problem.params, problem.horizon
     u_min = float(minimum_dose(model, p))
 
     def final(u):
-        return float(simulate(model, p.replace(u=u), problem.y0, (0.0, H), n_save=2).ys[-1, 0])
+        sol = simulate(model, p.replace(u=u), problem.y0, (0.0, H), n_save=2, rtol=problem.rtol, atol=problem.atol)
+        return float(problem.burden(sol.ys[-1]))
 
     lo, hi = 0.0, float(problem.constraints.max_dose or 10 * u_min)
+    top = final(hi)
+    out = {"u_min": u_min, "u_min_total": u_min * H, "u_min_final_burden": final(u_min), "target": problem.target,
+           "target_met": top <= problem.target, "constant_rate": None, "constant_total": None,
+           "constant_final_burden": top, "n_simulations": 2}
+    if not out["target_met"]:
+        return out
     for _ in range(n_bisect):
         mid = 0.5 * (lo + hi)
         lo, hi = (lo, mid) if final(mid) <= problem.target else (mid, hi)
-    return {"u_min": u_min, "u_min_total": u_min * H, "u_min_final_burden": final(u_min),
-            "constant_rate": hi, "constant_total": hi * H, "constant_final_burden": final(hi),
-            "target": problem.target, "n_simulations": n_bisect + 2}
+    return out | {"constant_rate": hi, "constant_total": hi * H, "constant_final_burden": final(hi),
+                  "n_simulations": n_bisect + 3}
 
 
 def cart_split_dose(n_doses: int = 3, horizon: float = 30.0, *, total: float = 0.1, max_dose: float | None = None,

@@ -124,6 +124,8 @@ def simulate_boluses(model, params, y0, schedule: BolusSchedule, horizon, *, n_s
     if model.jump_times() is not None:
         raise ValueError(f"{type(model).__name__} carries its own time-dependent infusion; "
                          "simulate boluses on a model without one")
+    if not (isinstance(n_save, int | np.integer) and n_save >= 2):
+        raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
     index = model.state_index(schedule.state)
     dtype = jnp.result_type(float)
     order = jnp.argsort(schedule.times)

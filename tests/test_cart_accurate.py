@@ -7,7 +7,8 @@ import pytest
 import scipy.linalg
 
 from tumorjax.cart import (
-    NORMALISED, NORMALISED_INITIAL, REFERENCE_CODE, CARTInitial, CARTNumerics, CARTSetup, simulate_cart,
+    NORMALISED, NORMALISED_INITIAL, REFERENCE_CODE, CARTHomogeneous, CARTInitial, CARTNumerics, CARTSetup,
+    initial_fields, simulate_cart, tumour_burden,
 )
 from tumorjax.cart._accurate_scheme import chemotaxis_flow
 from tumorjax.numerics import neumann_cg_solve, neumann_heat, neumann_resolvent, node_weights
@@ -148,15 +149,79 @@ def test_varying_D_C_path_conserves_and_agrees_with_the_exact_step():
 
     num = CARTNumerics(nx=7, ny=6, nz=5)
     U = jnp.asarray(np.random.default_rng(4).random((7,) + num.shape))
-    exact = diffusion_flow(U, NORMALISED, 0.05, num)
-    cn = diffusion_flow(U, NORMALISED, 0.05, num, D_C_map=jnp.ones(num.shape))
+    exact, ok_exact = diffusion_flow(U, NORMALISED, 0.05, num)
+    cn, ok = diffusion_flow(U, NORMALISED, 0.05, num, D_C_map=jnp.ones(num.shape))
+    assert bool(ok_exact) and bool(ok)
     np.testing.assert_allclose(cn[1:], exact[1:], rtol=1e-14)
     # Crank-Nicolson vs the exact step on rough data: 0.2% of the change (CN damps high modes less)
     assert float(jnp.abs(cn[0] - exact[0]).max()) < 5e-3 * float(jnp.abs(U[0] - exact[0]).max())
     w = node_weights(num.shape, "vertex")
-    varying = diffusion_flow(U, NORMALISED, 0.05, num, D_C_map=jnp.linspace(0.5, 2, 5) * jnp.ones(num.shape))
+    varying, _ = diffusion_flow(U, NORMALISED, 0.05, num, D_C_map=jnp.linspace(0.5, 2, 5) * jnp.ones(num.shape))
     assert float(jnp.sum(w * varying[0])) == pytest.approx(float(jnp.sum(w * U[0])), rel=1e-12)
     with pytest.raises(ValueError, match="needs scheme='accurate'"):
         simulate_cart(CARTSetup(numerics=num), scheme="reference", D_C_map=jnp.ones(num.shape))
     with pytest.raises(ValueError, match="grid shape"):
         simulate_cart(CARTSetup(numerics=num), scheme="accurate", D_C_map=jnp.ones((3, 3, 3)))
+
+
+SMALL_INIT = NORMALISED_INITIAL.replace(cart_layer=0.4, tumor_radius=0.35, cart_radius=0.3)  # nodes on a 4^3 grid
+
+
+def test_zero_source_or_decay_rates_keep_the_scales_positive():
+    """sigma_S = 0 leaves S = 0 (its scale used to be 0: NaN), so chemotaxis vanishes: the run equals chi_0 = 0."""
+    num = CARTNumerics(nx=4, ny=4, nz=4, T=0.5, dt=0.05, save_every=100, rtol=1e-9, atol=1e-9)
+
+    def run(p):
+        sol = simulate_cart(CARTSetup(model=p, initial=SMALL_INIT, numerics=num), scheme="accurate")
+        assert sol.ok and np.all(np.isfinite(sol.final)), p
+        return sol.final
+
+    no_s, no_chemo, full = run(NORMALISED.replace(sigma_S=0.0)), run(NORMALISED.replace(chi_0=0.0)), run(NORMALISED)
+    assert np.all(no_s[4] == 0.0)
+    size = np.abs(no_chemo).reshape(7, -1).max(1)
+    keep = [0, 1, 2, 3, 5, 6]
+    assert np.all(np.abs(no_s - no_chemo).reshape(7, -1).max(1)[keep] < 1e-7 * size[keep])
+    assert np.abs(full - no_chemo)[0].max() > 1e-3 * size[0]  # chemotaxis matters here: the match is informative
+    for kw in (dict(sigma_A=0.0, sigma_M=0.0), dict(lambda_S=0.0), dict(lambda_A=0.0, eta=0.0)):
+        run(NORMALISED.replace(**kw))
+    p = NORMALISED.replace(sigma_S=0.0, lambda_A=0.0)  # no source: K_T; no decay: one day's production
+    np.testing.assert_allclose(CARTHomogeneous().state_scale(p), [1, 1, 1, 1, 1, 0.5 * 1 + 0.2, 0.3 / 0.43])
+
+
+def test_final_fields_trace_under_jit_and_grad_with_a_traced_D_C_map():
+    """D_C_map may be an argument of a jitted or differentiated burden: its positivity check needs values only."""
+    num = CARTNumerics(nx=4, ny=4, nz=4, T=0.1, dt=0.05, save_every=100)
+    burden = lambda m: tumour_burden(NORMALISED, SMALL_INIT, num, "accurate", m)  # noqa: E731
+    m = jnp.ones(num.shape).at[1:3].set(3.0)
+    assert jax.eval_shape(jax.jit(burden), m).shape == ()  # traces (np.asarray of a tracer used to fail here)
+    assert jax.eval_shape(jax.grad(lambda s: burden(s * m)), 1.0).shape == ()
+    with pytest.raises(ValueError, match="positive everywhere"):
+        simulate_cart(CARTSetup(numerics=num), scheme="accurate", D_C_map=-m)
+
+
+def test_cg_tolerance_by_dtype_and_non_convergence_sets_ok(monkeypatch):
+    from tumorjax.cart import _accurate_scheme
+    from tumorjax.numerics._dct import cg_tolerance
+
+    assert cg_tolerance(jnp.float64) == 1e-12 and cg_tolerance(jnp.float32) == pytest.approx(100 * 2.0**-23)
+    rng = np.random.default_rng(5)
+    b, D = (jnp.asarray(rng.random((6, 5, 7)), jnp.float32) for _ in range(2))
+    _, res = neumann_cg_solve(b, 0.1 + D, 0.5, (0.2, 0.25, 0.15), "vertex")
+    assert res <= 10 * cg_tolerance(jnp.float32)  # reachable in float32 (1e-12 is not)
+    num = CARTNumerics(nx=4, ny=4, nz=4, T=0.05, dt=0.05, save_every=100)
+    U, m = initial_fields(SMALL_INIT, num), jnp.ones(num.shape)
+    assert bool(_accurate_scheme.diffusion_flow(U, NORMALISED, 0.05, num, m)[1])
+    monkeypatch.setattr(_accurate_scheme, "cg_tolerance", lambda dtype: 1e-300)  # CG cannot meet this
+    assert not bool(_accurate_scheme.diffusion_flow(U, NORMALISED, 0.05, num, m)[1])  # step_accurate ands it into ok
+
+
+def test_initial_condition_and_dose_time_checks():
+    num = CARTNumerics(nx=4, ny=4, nz=4, T=0.2, dt=0.05)
+    with pytest.raises(ValueError, match=r"tb_fraction .* must be in \[0, 1\], got 1.5"):
+        CARTInitial(tb_fraction=1.5)
+    for t in (0.0, 0.02, 0.23):  # rounds to step 0 (before step 1), or past T (step 5 of 4)
+        with pytest.raises(ValueError, match=r"t_dose2 must round to a step in \[dt, T\]"):
+            simulate_cart(CARTSetup(initial=SMALL_INIT.replace(dose2=0.1, t_dose2=t), numerics=num), scheme="accurate")
+    no_dose = SMALL_INIT.replace(t_dose2=0.03)  # t_dose2 is ignored without a dose
+    simulate_cart(CARTSetup(model=NORMALISED, initial=no_dose, numerics=num), scheme="accurate")
+    assert CARTNumerics(T=0.07, dt=0.01).n_steps == 7 and CARTNumerics(T=0.071, dt=0.01).n_steps == 8

@@ -127,12 +127,43 @@ def test_diffusion_and_chemotaxis_conserve_the_node_sum():
     assert abs(float(jnp.sum(rate))) < 1e-13 * float(jnp.sum(jnp.abs(rate)))
 
 
-def test_positivity_and_a_clean_normalised_run():
+def test_a_clean_normalised_run_and_jacobi_sweeps_within_the_contraction_bound():
+    """Jacobi increments shrink by rho = 2 sum(a)/(1 + 2 sum(a)) per sweep (a = dt D/dx^2 per axis) from at most
+    rho max|b|, so it stops after at most log(tol/max|b|)/log(rho) + 1 sweeps: far below the cap of 60."""
+    init = NORMALISED_INITIAL.replace(cart_layer=0.4, tumor_radius=0.35, cart_radius=0.3)  # nodes on a 4^3 grid
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # N1 at dt = 0.01 is within the RK2 limit: no warning
-        sol = simulate_cart(CARTSetup(model=NORMALISED, initial=NORMALISED_INITIAL, numerics=TINY))
-    assert sol.ok and np.all(sol.final >= 0)
-    assert np.all(sol.diagnostics["jacobi_sweeps"] <= 60)
+        sol = simulate_cart(CARTSetup(model=NORMALISED, initial=init, numerics=TINY))
+    assert sol.ok and sol.integral[-1, [0, 2]].min() > 0.02  # C and T_A present: a non-trivial run
+    a = 3 * TINY.dt * np.asarray(NORMALISED.diffusion()) / (1 / 3) ** 2
+    rho = 2 * a / (1 + 2 * a)
+    bound = np.floor(np.log(TINY.diff_tol / (2 * sol.max.max(0))) / np.log(rho)) + 1
+    sweeps = sol.diagnostics["jacobi_sweeps"].max(0)
+    assert np.all(sweeps <= bound) and np.all(bound < 20), (sweeps, bound)
+    assert sweeps[6] > sweeps[2]  # the fast hypoxia diffusion needs more sweeps than the slow tumour cells
+
+
+def test_rk2_substeps_are_one_loop():
+    from tumorjax.cart._reference_scheme import rhs_reference, rk2_reference
+
+    num = CARTNumerics(nx=5, ny=4, nz=3)
+    U = jnp.asarray(np.random.default_rng(6).random((7,) + num.shape))
+    inv = (4.0, 3.0, 2.0)
+    size = [len(jax.make_jaxpr(lambda u: rk2_reference(u, NORMALISED, 0.01, n, inv))(U).eqns) for n in (1, 50)]
+    assert size[0] == size[1]
+    V, hs = U, 0.01 / 3  # three Heun substeps written out
+    for _ in range(3):
+        k1 = rhs_reference(V, NORMALISED, inv)
+        k2 = rhs_reference(jnp.maximum(V + hs * k1, 0.0), NORMALISED, inv)
+        V = jnp.maximum(V + (0.5 * hs) * k1 + (0.5 * hs) * k2, 0.0)
+    np.testing.assert_allclose(rk2_reference(U, NORMALISED, 0.01, 3, inv), V, rtol=1e-14, atol=1e-16)
+
+
+def test_stability_estimate_without_decay():
+    num = TINY.replace(T=2.0)
+    s = reference_stability(NORMALISED.replace(lambda_A=0.0, lambda_H=0.0), NORMALISED_INITIAL, num)
+    A_max, H_max = (0.5 + 0.2) * 2.0, 0.3 * 2.0  # source x T: the level reached by the horizon
+    assert s["rates"]["C exhaustion k_e(A_max, H_max)"] == pytest.approx(0.05 * (1 + A_max + H_max))
 
 
 def test_unstable_step_warns_with_the_limit():

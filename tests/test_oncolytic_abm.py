@@ -374,3 +374,24 @@ def test_cli_rejects_bad_lattice_input(tmp_path, capsys):
     assert main(["run", "ov-abm-weak-central", "--set", "nonsense=1", "--out", str(tmp_path)]) == 2
     assert "nonsense" in capsys.readouterr().err
     assert main(["run", "ov-abm-weak-central", "--set", "q=-1", "--out", str(tmp_path)]) == 2
+
+
+def test_bad_state_and_lattice_settings_are_refused_before_tracing():
+    config = _small()  # 31 x 31 sites
+    good = initial_state(REFERENCE_CODE, config)
+    bad = {
+        r"state.U must have shape \(31, 31\).*got \(30, 31\)": dataclasses.replace(good, U=good.U[1:]),
+        r"state.I must hold counts >= 0, got min -1": dataclasses.replace(good, I=good.I.at[3, 3].set(-1)),
+        r"state.Z must hold integer counts": dataclasses.replace(good, Z=good.Z.astype(float)),
+        r"state.phi must lie in \[0, phi\* = 2.92": dataclasses.replace(good, phi=good.phi + 3.0),
+    }
+    for message, state in bad.items():
+        with pytest.raises(ValueError, match=message):
+            simulate_lattice(REFERENCE_CODE, jax.random.key(0), 1.0, config, state=state)
+        with pytest.raises(ValueError, match=message):
+            simulate_replicates(REFERENCE_CODE, jax.random.key(0), 1.0, 2, config, state=state)
+    with pytest.raises(ValueError, match=r"L / delta must be a whole number.*L = 1.55"):
+        LatticeConfig(L=1.55)
+    assert LatticeConfig(L=0.3).n_sites == 7  # 0.3 / 0.1 = 2.9999999999999996: a whole number to round-off
+    with jax.enable_x64(False), pytest.raises(ValueError, match="needs float64 enabled"):
+        simulate_lattice(REFERENCE_CODE, jax.random.key(0), 1.0, _small(dtype="float64"))

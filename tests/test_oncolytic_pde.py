@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 from scipy.integrate import trapezoid
 
 from tumorjax.cli import main
@@ -17,7 +18,7 @@ from tumorjax.numerics._finite_volume import (
 )
 from tumorjax.oncolytic import (
     REFERENCE_CODE, Grid2D, OncolyticParams, OVState, Protocol, RadialConfig, RadialSetup, fisher_speed,
-    front_speed, initial_condition, solve_2d, solve_radial, stable_step,
+    front_speed, icp, initial_condition, solve_2d, solve_radial, stable_step, tcp,
 )
 from tumorjax.oncolytic import _radial
 from tumorjax.oncolytic._pde2d import _transport_2d
@@ -35,7 +36,9 @@ def test_reference_scheme_matches_octave_run_0_3h(shared):
     assert sol.ok and sol.dt == 1e-4
     ours = np.asarray(sol.series)[:, :8]  # U, I, Z, Phi totals (trapz over centres) and the r0 values
     np.testing.assert_allclose(ours, ref[:4, 1:9], rtol=2e-9, atol=0)
-    np.testing.assert_allclose(np.exp(-ours[:, 0]), ref[:4, 9], atol=0)  # TCP = exp(-U)
+    totals = np.array([0.0, 1e-3, 0.7, 5.0])  # where the Poisson zero-class probability (4.3), (4.5) is informative
+    np.testing.assert_allclose(tcp(totals), stats.poisson.pmf(0, totals), rtol=1e-14)
+    np.testing.assert_allclose(icp(totals), stats.poisson.pmf(0, totals), rtol=1e-14)
 
 
 @pytest.mark.parametrize("geometry, scheme", [("radial", "fv"), ("planar", "fv"), ("radial", "reference")])
@@ -253,3 +256,21 @@ def test_cli_run_writes_totals_and_metrics(tmp_path, capsys):
     assert main(["run", "ov-pde-weak-central", "--set", "nonsense=1", "--out", str(out)]) == 2
     assert "nonsense" in capsys.readouterr().err
     assert math.isfinite(summary["metrics"]["front_u_final_mm"])
+
+
+def test_unsupported_or_nan_protocols_and_float32_reference_runs_are_refused():
+    from tumorjax import get_scenario
+
+    for kw in (dict(t_switch=math.nan), dict(t_threshold_start=math.nan)):
+        with pytest.raises(ValueError, match="must be a time in h"):
+            Protocol(**kw)
+    with pytest.raises(ValueError, match="does not support threshold-triggered injections"):
+        solve_2d(P, Grid2D(L=2.0, N=20), 2.0, protocol=Protocol(threshold=5e4))
+    ref, paper, abm = (get_scenario(n) for n in ("ov-pde-weak-central-reference", "ov-pde-weak-central",
+                                                  "ov-abm-weak-central"))
+    assert float(ref.params.q) == 9.34e-3 and float(abm.params.q) == 9.34e-3 and float(paper.params.q) == 8.34e-3
+    for s, q, drift in ((ref, "9.34e-3", "chi grad(phi)"), (abm, "9.34e-3", "chi grad(phi)"),
+                        (paper, "8.34e-3", "(chi/phi*) grad(phi)")):
+        assert f"q = {q}" in s.description and drift in s.description, s.description
+    with jax.enable_x64(False), pytest.raises(ValueError, match="run it in float64"):
+        ref.run(t_end=1.0)

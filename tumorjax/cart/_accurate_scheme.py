@@ -14,15 +14,18 @@ second order in dt, with
 - $\mathcal D$: diffusion, exact in time. On the vertex grid with true zero-flux (mirror)
   boundaries the 7-point Laplacian is diagonalised by a DCT-I, so $e^{dt\,D\Delta_h}$ is applied
   exactly ([`tumorjax.numerics.neumann_heat`][]). A spatially varying $D_C(x)$ uses
-  Crank-Nicolson with a preconditioned conjugate-gradient solve ([`tumorjax.numerics.neumann_cg_solve`][]).
+  Crank-Nicolson with a preconditioned conjugate-gradient solve ([`tumorjax.numerics.neumann_cg_solve`][]);
+  a CG solve that misses its tolerance sets `ok` to False.
 - $\mathcal X$: chemotaxis of C in the frozen field $\chi_C(A)\nabla S$, conservative finite volumes
   with minmod-limited upwind (MUSCL) face values and the SSP (Heun) RK2 in as many substeps as
   CFL <= 1/2 needs (at most `chemo_substeps`): second order where smooth, positivity-preserving.
 
 Space is second order (vertex grid, 2(u_1 - u_0)/dx^2 at the boundary), and the scheme conserves
-the trapezoid-weighted sum of every field under diffusion and chemotaxis. Negative values can only
-come from the reaction solver's tolerance; they are set to 0 and the mass so added is reported
-(`clamped`), which stays at the level of `atol`.
+the trapezoid-weighted sum of every field under diffusion and chemotaxis. Negative values come from
+the reaction solver's tolerance (at the level of `atol`) and, with a `D_C_map`, from Crank-Nicolson, which
+is not positivity-preserving: rough C oscillates once dt D_C/dx^2 is of order 1 (a unit spike with
+dx = dt = 0.05 and D_C_map = 4 dips to -0.48). They are set to 0, and the unweighted node sum of what
+was added is reported per field (`clamped`; not a mass: the nodes are not weighted by volume).
 """
 
 import equinox.internal as eqxi
@@ -31,6 +34,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..numerics import neumann_cg_solve, neumann_flux_divergence, neumann_heat, node_weights
+from ..numerics._dct import cg_tolerance
 from ._grid import shift, spacing
 from ._kinetics import chi, reactions
 from ._params import CARTNumerics, CARTParams
@@ -38,11 +42,18 @@ from ._params import CARTNumerics, CARTParams
 GRID = "vertex"
 
 
+def _level(source, decay, ref):
+    """source/decay (the steady level); source over one day when decay = 0; `ref` when that is 0 or not finite."""
+    s = source / jnp.where(decay > 0, decay, 1.0)
+    return jnp.where(jnp.isfinite(s) & (s > 0), s, ref)
+
+
 def field_scale(p: CARTParams):
-    """Natural size of each field (K_T for cells; steady levels of S, A, H at K_T), shape (7,)."""
+    """Natural size of each field, shape (7,): K_T for the cells, the steady levels of S, A, H at K_T
+    (see `_level`; K_T where a field has no source, so that the scale is never 0)."""
     K = jnp.asarray(p.K_T)
-    return jnp.stack([K, K, K, K, p.sigma_S * K / p.lambda_S, (p.sigma_A * K + p.sigma_M) / p.lambda_A,
-                      p.eta * K / p.lambda_H + 1e-30 * K])
+    return jnp.stack([K, K, K, K, _level(p.sigma_S * K, p.lambda_S, K),
+                      _level(p.sigma_A * K + p.sigma_M, p.lambda_A, K), _level(p.eta * K, p.lambda_H, K)])
 
 
 _GAMMA = 1.0 + 1.0 / 2.0**0.5
@@ -155,29 +166,29 @@ def chemotaxis_flow(U, p, tau, num: CARTNumerics):
 
 def diffusion_flow(U, p: CARTParams, tau, num: CARTNumerics, D_C_map=None):
     """Exact diffusion of every field for time `tau` (DCT-I); with `D_C_map` (a field multiplying D_C)
-    C takes a Crank-Nicolson step solved by preconditioned CG."""
+    C takes a Crank-Nicolson step solved by preconditioned CG. Returns (U, ok = whether CG converged)."""
     h = spacing(num)
     D = jnp.stack([jnp.asarray(d, U.dtype) for d in p.diffusion()])
     out = neumann_heat(U, D, tau, h, GRID)
     if D_C_map is None:
-        return out
+        return out, jnp.asarray(True)
     DC = p.D_C * D_C_map
     w = node_weights(num.shape, GRID, U.dtype)
     b = U[0] + 0.5 * tau * neumann_flux_divergence(U[0], DC, h, GRID) / w
-    C, _ = neumann_cg_solve(b, DC, 0.5 * tau, h, GRID)
-    return out.at[0].set(C)
+    C, res = neumann_cg_solve(b, DC, 0.5 * tau, h, GRID)
+    return out.at[0].set(C), res <= 10.0 * cg_tolerance(U.dtype)
 
 
 def step_accurate(U, h, p: CARTParams, num: CARTNumerics, D_C_map=None):
     """One Strang step R X D X R from state U with trial reaction step h.
 
-    Returns (U, h, diagnostics: reaction steps, chemotaxis substeps, clamped mass per field, ok)."""
+    Returns (U, h, diagnostics: reaction steps, chemotaxis substeps, node sum set to 0 per field, ok)."""
     half = 0.5 * num.dt
     U, h, s1, ok1 = reaction_flow(U, p, half, num, h)
     U, c1, okc1 = chemotaxis_flow(U, p, half, num)
-    U = diffusion_flow(U, p, num.dt, num, D_C_map)
+    U, okd = diffusion_flow(U, p, num.dt, num, D_C_map)
     U, c2, okc2 = chemotaxis_flow(U, p, half, num)
     U, h, s2, ok2 = reaction_flow(U, p, half, num, h)
     clamped = jnp.sum(jnp.maximum(-U, 0.0).reshape(7, -1), axis=1)
     U = jnp.maximum(U, 0.0)
-    return U, h, (s1 + s2, jnp.maximum(c1, c2), clamped, ok1 & ok2 & okc1 & okc2)
+    return U, h, (s1 + s2, jnp.maximum(c1, c2), clamped, ok1 & ok2 & okc1 & okc2 & okd)

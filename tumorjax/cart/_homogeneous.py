@@ -2,11 +2,11 @@
 
 from typing import ClassVar
 
-import jax.numpy as jnp
 import numpy as np
 
 from ..analysis import find_equilibria
 from ..core import ODEModel
+from ._accurate_scheme import field_scale
 from ._kinetics import FIELDS, reactions
 from ._params import CARTParams
 
@@ -27,9 +27,7 @@ class CARTHomogeneous(ODEModel):
         return reactions(y, p)
 
     def state_scale(self, p):
-        K = jnp.asarray(p.K_T)
-        return jnp.stack([K, K, K, K, p.sigma_S * K / p.lambda_S,
-                          (p.sigma_A * K + p.sigma_M) / p.lambda_A, p.eta * K / p.lambda_H])
+        return field_scale(p)
 
 
 def _f(x):

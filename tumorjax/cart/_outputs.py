@@ -43,8 +43,10 @@ class CARTSolution(eqx.Module):
     (`mean` is the plain node mean as in the reference CSV files; `integral` the conserved sum
     times the cell volume); `tumour_burden`, `antigen_negative_fraction`: (n,); `slice_z`:
     (n, 7, nx, ny) at k = nz//2; `profile_x`: (n, 7, nx) along j = ny//2, k = nz//2; `final`:
-    (7, nx, ny, nz). `diagnostics` per save: Jacobi sweeps per field of the last step (reference),
-    or reaction steps, chemotaxis substeps and mass set to 0 (accurate).
+    (7, nx, ny, nz). `diagnostics` per save interval: the largest number of Jacobi sweeps per field over its
+    steps (reference), or the reaction steps (summed), the largest number of chemotaxis substeps, the
+    unweighted node sum set to 0 per field (summed; times the cell volume is not the trapezoid mass) and
+    `ok` (accurate).
     """
 
     ts: np.ndarray

@@ -22,6 +22,7 @@ import equinox as eqx
 import numpy as np
 
 from ..core import Parameters, param
+from ..core._params import is_concrete
 
 _T1 = "seed 003, Table 1"
 _EQ = "seed 003, Eq. (8)/(16)-(17)"
@@ -44,7 +45,8 @@ class CARTParams(Parameters):
 
     with $\chi_C = \chi_0/(1+\alpha_A A)$, $k_e = k_e^0(1+\beta_A A+\beta_H H)$,
     $\mu_{AB} = \mu_0+\nu C$, $\mu_{BA} = \mu_1 e^{-\xi C}$, $f(H) = H/(K_H+H)$.
-    Defaults are Table 1 (cells, cm, days). `gamma` (kill of $T_A$ in Eq. (3)) is not in Table 1;
+    Defaults are Table 1 (cells, cm, days; densities in cells/cm^3, so the mass-action rates are per
+    cells/cm^3 where Table 1 writes 1/day or 1/cell). `gamma` (kill of $T_A$ in Eq. (3)) is not in Table 1;
     the paper's text and the code use $\gamma = \delta_{CT}$. `xi` is $\xi$ of Eq. (8) = $\zeta$ of
     Eq. (17) and Table 1.
     """
@@ -56,9 +58,9 @@ class CARTParams(Parameters):
     D_A: float = param(0.02, "cm^2/day", "diffusion coefficient of immunosuppressive factor A", _T1)
     D_H: float = param(1.5, "cm^2/day", "diffusion coefficient of hypoxia H", _T1)
     rho_C: float = param(0.55, "1/day", "antigen-driven proliferation rate of CAR-T cells", _T1)
-    K_C: float = param(2e9, "cells", "half-saturation of CAR-T proliferation", _T1, strict=True)
-    delta_CT: float = param(0.41, "1/(cell*day)", "loss of C per contact with T_A, Eq. (1)", _T1)
-    gamma: float = param(0.41, "1/(cell*day)", "kill of T_A by C, Eq. (3) (= delta_CT in the code)", _CODE)
+    K_C: float = param(2e9, "cells/cm^3", "half-saturation of CAR-T proliferation (Table 1: cells)", _T1, strict=True)
+    delta_CT: float = param(0.41, "cm^3/(cell*day)", "loss of C per contact with T_A, Eq. (1) (Table 1: 1/day)", _T1)
+    gamma: float = param(0.41, "cm^3/(cell*day)", "kill of T_A by C, Eq. (3) (= delta_CT in the code)", _CODE)
     d_C: float = param(0.08, "1/day", "death rate of functional CAR-T cells", _T1)
     d_E: float = param(0.04, "1/day", "death rate of exhausted CAR-T cells", _T1)
     k_e0: float = param(0.05, "1/day", "baseline exhaustion rate k_e^0", _T1)
@@ -71,15 +73,15 @@ class CARTParams(Parameters):
     d_TB: float = param(0.01, "1/day", "death rate of antigen-negative tumour cells", _T1)
     mu_0: float = param(0.13, "1/day", "baseline antigen loss rate T_A -> T_B", _T1)
     mu_1: float = param(0.07, "1/day", "baseline antigen recovery rate T_B -> T_A", _T1)
-    nu: float = param(1e-10, "1/(cell*day)", "CAR-T driven antigen loss, mu_AB = mu_0 + nu*C", _T1)
-    xi: float = param(1e-9, "1/cell", "CAR-T suppression of recovery, mu_BA = mu_1*exp(-xi*C) (zeta in Table 1)",
+    nu: float = param(1e-10, "cm^3/(cell*day)", "CAR-T driven antigen loss, mu_AB = mu_0 + nu*C", _T1)
+    xi: float = param(1e-9, "cm^3/cell", "CAR-T suppression of recovery, mu_BA = mu_1*exp(-xi*C) (zeta in Table 1)",
                       _T1)
-    sigma_S: float = param(5e-4, "[S]/(cell*day)", "chemoattractant production by T_A", _T1)
+    sigma_S: float = param(5e-4, "[S]*cm^3/(cell*day)", "chemoattractant production by T_A", _T1)
     lambda_S: float = param(0.56, "1/day", "chemoattractant decay (0.46 in the author's code)", _T1)
-    sigma_A: float = param(5e-3, "[A]/(cell*day)", "immunosuppressant production by T_A + T_B", _T1)
+    sigma_A: float = param(5e-3, "[A]*cm^3/(cell*day)", "immunosuppressant production by T_A + T_B", _T1)
     lambda_A: float = param(0.75, "1/day", "immunosuppressant decay", _T1)
     sigma_M: float = param(0.002, "[A]/day", "hypoxia-driven immunosuppressant production", _T1)
-    eta: float = param(5e-10, "1/(cell*day)", "hypoxia accumulation per tumour cell", _T1)
+    eta: float = param(5e-10, "cm^3/(cell*day)", "hypoxia accumulation per tumour cell", _T1)
     lambda_H: float = param(0.43, "1/day", "hypoxia decay", _T1)
     K_H: float = param(0.5, "1", "half-saturation of f(H) = H/(K_H + H)", _T1, strict=True)
     chi_0: float = param(0.1, "cm^2/([S]*day)", "chemotactic sensitivity", _T1)
@@ -104,13 +106,20 @@ class CARTInitial(Parameters):
 
     tumor_radius: float = param(0.2, "cm", "radius of the initial tumour ball", _CODE)
     tumor_value: float = param(2.4e7, "cells/cm^3", "tumour density in the ball (0.1 K_T)", _CODE)
-    tb_fraction: float = param(0.0, "1", "T_B(0)/(T_A(0)+T_B(0)) in the ball (Sec. 3.3)", "seed 003, Sec. 3.3")
+    tb_fraction: float = param(0.0, "1", "T_B(0)/(T_A(0)+T_B(0)) in the ball (Sec. 3.3), at most 1",
+                               "seed 003, Sec. 3.3")
     cart_layer: float = param(0.05, "cm", "injection region: x <= cart_layer", _CODE)
     cart_radius: float = param(0.2, "cm", "injection region: distance to the centre line <= cart_radius", _CODE)
     cart_value: float = param(1e7, "cells/cm^3", "CAR-T density of the first dose", _CODE)
     edge_width: float = param(0.0, "cm", "half-width of the smooth edge of the initial indicators (0: sharp)", "")
     dose2: float = param(0.0, "cells/cm^3", "CAR-T density added by the repeated infusion", "seed 003, Sec. 3.4")
-    t_dose2: float = param(0.0, "day", "time of the repeated infusion (ignored when dose2 = 0)", "seed 003, Sec. 3.4")
+    t_dose2: float = param(0.0, "day", "repeated infusion time (nearest step), in [dt, T] when dose2 > 0",
+                           "seed 003, Sec. 3.4")
+
+    def __check_init__(self):
+        if is_concrete(self.tb_fraction) and np.any(np.asarray(self.tb_fraction) > 1):
+            raise ValueError(f"CARTInitial.tb_fraction (share of antigen-negative tumour cells) must be in [0, 1], "
+                             f"got {np.asarray(self.tb_fraction)}")
 
 
 class CARTNumerics(eqx.Module):
@@ -172,8 +181,8 @@ class CARTNumerics(eqx.Module):
 
     @property
     def n_steps(self) -> int:
-        """ceil(T/dt), as the code computes it (the paper says floor)."""
-        return int(math.ceil(self.T / self.dt))
+        """ceil(T/dt), as the code computes it (the paper says floor), ignoring round-off (T = 0.07, dt = 0.01: 7)."""
+        return int(math.ceil(self.T / self.dt * (1 - 1e-12)))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -48,16 +48,18 @@ def rhs_reference(U, p, inv):
 
 
 def rk2_reference(U, p, h: float, substeps: int, inv):
-    """`substeps` Heun steps of size h/substeps with the clamped predictor (`explicit_rk2`)."""
+    """`substeps` Heun steps of size h/substeps with the clamped predictor (`explicit_rk2`), as a `fori_loop`."""
     hs = h / substeps
-    for _ in range(substeps):
+
+    def heun(_, U):
         k1 = rhs_reference(U, p, inv)
         tmp = jnp.maximum(U + hs * k1, 0.0)
         k2 = rhs_reference(tmp, p, inv)
         U = U + (0.5 * hs) * k1
         U = U + (0.5 * hs) * k2
-        U = jnp.maximum(U, 0.0)
-    return U
+        return jnp.maximum(U, 0.0)
+
+    return lax.fori_loop(0, substeps, heun, U)
 
 
 def _no_reciprocal(d, dtype):
@@ -125,13 +127,15 @@ def reference_stability(p: CARTParams, init: CARTInitial, num: CARTNumerics) -> 
     Heun's method is stable for a decay rate $\lambda$ when $h\lambda \le 2$, $h = dt/(2\,
     \mathrm{exp\_substeps})$. The stiffest rates are the loss of C, $\delta_{CT}T_A + k_e(A,H) + d_C$,
     and of $T_A$, $\gamma C + \mu_{AB}(C) + d_{T_A}$, evaluated at the initial densities and at the
-    largest immunosuppressant level the tumour can sustain, $A_{max} = (\sigma_A K_T + \sigma_M)/\lambda_A$.
-    Returns the rates, h and the largest stable dt.
+    largest immunosuppressant level the tumour can sustain, $A_{max} = (\sigma_A K_T + \sigma_M)/\lambda_A$
+    (and $H_{max} = \eta K_T/\lambda_H$); without decay ($\lambda = 0$) the level reached by the horizon,
+    source $\times$ T. Returns the rates, h and the largest stable dt.
     """
     f = lambda x: float(np.asarray(x))  # noqa: E731
+    level = lambda src, lam: src / lam if lam > 0 else src * num.T  # noqa: E731
     T0, C0 = f(init.tumor_value), max(f(init.cart_value), f(init.dose2))
-    A_max = (f(p.sigma_A) * f(p.K_T) + f(p.sigma_M)) / f(p.lambda_A)
-    H_max = f(p.eta) * f(p.K_T) / f(p.lambda_H)
+    A_max = level(f(p.sigma_A) * f(p.K_T) + f(p.sigma_M), f(p.lambda_A))
+    H_max = level(f(p.eta) * f(p.K_T), f(p.lambda_H))
     rates = {
         "C loss delta_CT*T_A(0) + k_e(0) + d_C": f(p.delta_CT) * T0 + f(p.k_e0) + f(p.d_C),
         "T_A loss gamma*C(0) + mu_AB(C(0)) + d_TA": f(p.gamma) * C0 + f(p.mu_0) + f(p.nu) * C0 + f(p.d_TA),

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..core._params import is_concrete
 from ..core._progress import _draw
 from ._accurate_scheme import step_accurate
 from ._grid import initial_fields, injection_region
@@ -27,13 +28,27 @@ def _check(params, initial, num, scheme, D_C_map):
         raise TypeError(f"initial must be CARTInitial, got {type(initial).__name__}")
     if not isinstance(num, CARTNumerics):
         raise TypeError(f"numerics must be CARTNumerics, got {type(num).__name__}")
+    _check_dose(initial, num)
     if D_C_map is not None:
         if scheme != "accurate":
             raise ValueError("a spatially varying D_C (D_C_map) needs scheme='accurate'")
         if jnp.shape(D_C_map) != num.shape:
             raise ValueError(f"D_C_map must have the grid shape {num.shape}, got {jnp.shape(D_C_map)}")
-        if np.any(np.asarray(D_C_map) <= 0):
-            raise ValueError("D_C_map must be positive everywhere")
+        if is_concrete(D_C_map) and np.any(np.asarray(D_C_map) <= 0):
+            raise ValueError(f"D_C_map must be positive everywhere, got min {np.min(np.asarray(D_C_map))}")
+
+
+def _check_dose(initial, num):
+    """A second dose (dose2 > 0) is added after step round(t_dose2/dt): that must be a step in [1, n_steps]."""
+    if not is_concrete(initial.dose2, initial.t_dose2):
+        return
+    dose, t = np.broadcast_arrays(np.asarray(initial.dose2), np.asarray(initial.t_dose2))
+    t = t[dose > 0]
+    k = np.round(t / num.dt)
+    bad = (k < 1) | (k > num.n_steps)
+    if np.any(bad):
+        raise ValueError(f"CARTInitial.t_dose2 must round to a step in [dt, T] = [{num.dt}, {num.T}] day when "
+                         f"dose2 > 0 (the dose is added after step round(t_dose2/dt)), got {t[bad][:5]}")
 
 
 def _step(U, h, p, num, scheme, D_C_map, fixed_jacobi=False):
@@ -126,7 +141,8 @@ def simulate_cart(
     ok = finite and bool(dstack.get("ok", np.array(True)).all())
     message = "success" if ok else (
         "the solution became non-finite (NaN or inf)" if not finite else
-        "the accurate scheme hit its step budget (max_reaction_steps or chemo_substeps)")
+        "the accurate scheme hit its step budget (max_reaction_steps or chemo_substeps) or its D_C_map CG solve "
+        "missed its tolerance")
     return CARTSolution(ts=steps * num.dt, final=np.asarray(carry[0]), diagnostics=dstack, ok=ok,
                         message=message, scheme=scheme, numerics=num, **stack)
 
@@ -136,9 +152,11 @@ def final_fields(params: CARTParams, initial: CARTInitial, numerics: CARTNumeric
     """The fields after `numerics.n_steps` steps, as one differentiable, jittable function.
 
     The time loop is a `lax.scan` whose body is `jax.checkpoint`ed, so reverse-mode gradients
-    store one state per step; the reference scheme's Jacobi then runs a fixed number of masked
+    store one state per step (also with respect to a traced `D_C_map`, whose positivity is then not
+    checked); the reference scheme's Jacobi then runs a fixed number of masked
     sweeps (same result) so that it can be differentiated too. The fields are NaN when the accurate
-    scheme ran out of its step budget (`max_reaction_steps`, `chemo_substeps`).
+    scheme ran out of its step budget (`max_reaction_steps`, `chemo_substeps`) or its CG solve (`D_C_map`)
+    missed its tolerance.
     """
     _check(params, initial, numerics, scheme, D_C_map)
     U = initial_fields(initial, numerics, jnp.result_type(params.D_C))

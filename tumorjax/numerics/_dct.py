@@ -145,16 +145,22 @@ def neumann_flux_divergence(u, D, spacing, grid: str = "cell"):
     return out
 
 
-def neumann_cg_solve(b, D, tau, spacing, grid: str = "cell", *, tol: float = 1e-12, maxiter: int = 500):
+def cg_tolerance(dtype) -> float:
+    """Default relative CG tolerance for `dtype`: 1e-12, or 100 machine epsilons where that is larger (float32)."""
+    return max(1e-12, 100.0 * float(jnp.finfo(dtype).eps))
+
+
+def neumann_cg_solve(b, D, tau, spacing, grid: str = "cell", *, tol: float | None = None, maxiter: int = 500):
     r"""Solve $(I - \tau\nabla_h\cdot(D\nabla_h))u = b$ with zero-flux boundaries for a coefficient field $D(x)$.
 
     Conservative face fluxes with arithmetic face averages of `D` (shape of `b`'s spatial part).
     The system is made symmetric by the node weights $w$ ($Wu - \tau L_Du = Wb$) and solved by
     conjugate gradients, preconditioned by the constant-coefficient resolvent at the mean of $D$.
-    Differentiable (implicit differentiation through `jax.scipy.sparse.linalg.cg`). Returns
-    `(u, relative residual)`.
+    Differentiable (implicit differentiation through `jax.scipy.sparse.linalg.cg`). `tol` defaults to
+    `cg_tolerance` of `b`'s dtype. Returns `(u, relative residual)`.
     """
     _check(b, spacing, grid)
+    tol = cg_tolerance(b.dtype) if tol is None else tol
     w = node_weights(b.shape[-len(spacing):], grid, b.dtype)
     Dmean = jnp.mean(D)
 

@@ -36,10 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..core._params import is_concrete
 from ._lattice_events import for_each_event, padded_length, scatter_add
 from ._params import OncolyticParams
 
-_MEAN_INVERSION = 30.0  # n*min(p, 1-p) above this goes to jax.random.binomial (BTRS)
+_MEAN_INVERSION = 30.0  # `binomial` splits n into chunks with n*min(p, 1-p) at most this, drawn by inversion
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,6 +98,10 @@ class LatticeConfig:
             raise ValueError(f"sampler must be 'events' or 'dense', got {self.sampler!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        ratio = self.L / self.delta
+        if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
+            raise ValueError(f"L / delta must be a whole number (sites at -L + k*delta up to L), got L = {self.L}, "
+                             f"delta = {self.delta}: {ratio:.6g}")
         _ = self.steps_per_save, self.saves_per_profile
         if self.n_sites < 3:
             raise ValueError(f"the lattice needs at least 3 x 3 sites, got {self.n_sites}")
@@ -578,15 +583,41 @@ def simulate_lattice(params: OncolyticParams, key: jax.Array, t_end: float, conf
     """One realisation from the initial lattice (4.1) (or `state`) up to the label `t_end` [h].
 
     `t_end` must be 0 or a whole multiple of `config.save_every`; `state` replaces the initial
-    lattice (the state before step 1). Parameters are checked before tracing
-    (`LatticeConfig.check`); the same key gives the same result on the same platform.
+    lattice (the state before step 1). Parameters and `state` are checked before tracing
+    (`check_inputs`); the same key gives the same result on the same platform.
     """
-    config.check(params)
+    check_inputs(params, config, state)
     events = protocol.events(config)
     if state is None:
         state = initial_state(params, config)
     n_save = _n_save(t_end, config)
     return _simulate(params, key, state, numerics_only(config), events, n_save)
+
+
+def check_inputs(params: OncolyticParams, config: LatticeConfig, state: LatticeState | None) -> None:
+    """Before tracing: the parameters (`LatticeConfig.check`), float64 only with x64 on, and a given `state`:
+    (N, N) fields for the lattice's N sites, counts >= 0 and 0 <= phi <= phi* (values when concrete)."""
+    config.check(params)
+    if config.dtype == "float64" and not jax.config.jax_enable_x64:
+        raise ValueError("LatticeConfig(dtype='float64') needs float64 enabled (tumorjax.enable_x64() or --x64); "
+                         "without it JAX would compute in float32")
+    if state is None:
+        return
+    if not isinstance(state, LatticeState):
+        raise ValueError(f"state must be a LatticeState, got {type(state).__name__}")
+    N = config.n_sites
+    for name in ("U", "I", "Z", "phi"):
+        v = getattr(state, name)
+        if jnp.shape(v) != (N, N):
+            raise ValueError(f"state.{name} must have shape ({N}, {N}) (the lattice's sites), got {jnp.shape(v)}")
+        if name != "phi" and not jnp.issubdtype(jnp.result_type(v), jnp.integer):
+            raise ValueError(f"state.{name} must hold integer counts, got dtype {jnp.result_type(v)}")
+        if name != "phi" and is_concrete(v) and np.any(np.asarray(v) < 0):
+            raise ValueError(f"state.{name} must hold counts >= 0, got min {np.min(np.asarray(v))}")
+    if is_concrete(state.phi, params.phi_star):
+        phi, star = np.asarray(state.phi), float(np.min(np.asarray(params.phi_star)))
+        if np.any(phi < 0) or np.any(phi > star * (1 + 1e-6)):
+            raise ValueError(f"state.phi must lie in [0, phi* = {star:.6g}], got [{phi.min():.6g}, {phi.max():.6g}]")
 
 
 def _n_save(t_end: float, config: LatticeConfig) -> int:

@@ -13,7 +13,9 @@ import jax
 import numpy as np
 from jax import lax
 
-from ._lattice import LatticeConfig, LatticeProtocol, LatticeState, _n_save, _scan, initial_state, numerics_only
+from ._lattice import (
+    LatticeConfig, LatticeProtocol, LatticeState, _n_save, _scan, check_inputs, initial_state, numerics_only,
+)
 from ._params import OncolyticParams
 
 
@@ -70,7 +72,7 @@ def simulate_replicates(params: OncolyticParams, key: jax.Array, t_end: float, n
                         progress: bool = False, state: LatticeState | None = None) -> ReplicateRun:
     """`n_replicates` independent runs of the lattice model to the label `t_end` [h].
 
-    Parameters are checked before tracing. Replicates run in chunks of `chunk_size`
+    Parameters and `state` are checked before tracing (`check_inputs`). Replicates run in chunks of `chunk_size`
     (default: all), one jitted `lax.map` over their keys per chunk, so host memory holds one
     chunk of device outputs at a time and a progress bar can advance between chunks.
     Within a chunk `batch_size` replicates are vmapped together (`lax.map(batch_size=...)`);
@@ -84,7 +86,7 @@ def simulate_replicates(params: OncolyticParams, key: jax.Array, t_end: float, n
     for name, v in (("chunk_size", chunk_size), ("batch_size", batch_size)):
         if v is not None and v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
-    config.check(params)
+    check_inputs(params, config, state)
     events = protocol.events(config)
     n_save = _n_save(t_end, config)
     state = initial_state(params, config) if state is None else state

@@ -126,5 +126,7 @@ _SCENARIOS = [
 ]
 
 for _name, _desc, _params, _R_i, _protocol, _fig in _SCENARIOS:
-    register(LatticeScenario(name=f"ov-abm-{_name}", description=f"lattice ABM, {_desc}", source=f"{_SRC}, {_fig}",
+    register(LatticeScenario(name=f"ov-abm-{_name}", source=f"{_SRC}, {_fig}",
+                             description=f"lattice ABM, {_desc}; the code's drift chi grad(phi), q = 9.34e-3 "
+                             f"(compare with ov-pde-*-reference, not ov-pde-*)",
                              params=_params, config=LatticeConfig(R_i=_R_i), protocol=_protocol))

@@ -5,9 +5,11 @@ axes with unit face weights: Fickian diffusion of u, i, z, phi and the upwind ch
 $(\chi/\phi^*)\,z\,\partial_x\phi$ of z. The inflow is $S = (S_0 + \alpha_z\int_\omega i)\,1_\omega$ with
 $\omega = \{|x| \le R\}$ (2.7), R = L by default as in Sec. 4. Forward Euler with an automatic step below
 the diffusion and chemotaxis limits ($\Delta t\,(4D/\Delta x^2) \le 1$ and the upwind outflow bound).
-Use it to compare with the lattice model and to see non-radial effects (the corners of the square,
-non-symmetric initial data); for radial data it agrees with `solve_radial` up to the discretisation
-of the circle.
+Its drift is the paper's $(\chi/\phi^*)\nabla\phi$: compare it with the lattice model run with
+`chemotaxis="paper"` and the same q (the `ov-abm-*` scenarios use the code's drift $\chi\nabla\phi$ and
+q = 9.34e-3, as the radial `ov-pde-*-reference` scenarios do). Use it also to see non-radial effects
+(the corners of the square, non-symmetric initial data); for radial data it agrees with `solve_radial` up to
+the discretisation of the circle.
 """
 
 import dataclasses
@@ -142,10 +144,15 @@ def solve_2d(p: OncolyticParams, grid: Grid2D = Grid2D(), t_end: float = 100.0, 
     """Solve (2.6) on $[-L, L]^2$ from `y0` (default Eq. 4.1) to `t_end` [h], totals every
     `grid.save_every` h.
 
-    An explicit `grid.dt` above the stable step raises a `ValueError` that states the limit.
+    An explicit `grid.dt` above the stable step raises a `ValueError` that states the limit. The protocol's
+    switch and fixed-time injections apply; threshold-triggered injections are not supported here (a finite
+    `protocol.threshold` raises `ValueError`; use `solve_radial`).
     """
     if not isinstance(p, OncolyticParams):
         raise ValueError(f"p must be OncolyticParams, got {type(p).__name__}")
+    if not is_concrete(protocol.threshold) or np.any(np.isfinite(np.asarray(protocol.threshold))):
+        raise ValueError("solve_2d does not support threshold-triggered injections (Protocol.threshold must be inf, "
+                         f"got {protocol.threshold}); use solve_radial")
     n_save = t_end / grid.save_every
     if not (n_save >= 1 and abs(n_save - round(n_save)) < 1e-9):
         raise ValueError(f"t_end = {t_end:g} h must be a positive multiple of save_every = "

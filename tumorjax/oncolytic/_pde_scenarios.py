@@ -4,7 +4,9 @@ Each scenario solves the radial PDE (2.8) with `solve_radial`. Its parameter set
 Table-2 parameter plus the initial radii `R_u`, `R_i` (Eq. 4.1), the domain `L`, the number of cells `N`,
 the step `dt` (0 = automatic) and, for Fig. 12, `U_threshold`, so `--set` reaches all of them. `L`, `N` and
 `dt` are static (a new value recompiles). Scenarios named `...-reference` run the authors' scheme
-(`scheme="reference"`, q = 9.34e-3, dr = 0.01 mm, dt = 1e-4 h) that produced `../shared/reference/ov/pde/`.
+(`scheme="reference"`, q = 9.34e-3, dr = 0.01 mm, dt = 1e-4 h, drift $\chi\nabla\phi$) that produced
+`../shared/reference/ov/pde/`, in float64 only (`float64_only`); they share q and drift with the `ov-abm-*` lattice
+scenarios, the other `ov-pde-*` scenarios use the paper's q = 8.34e-3 and drift $(\chi/\phi^*)\nabla\phi$.
 """
 
 import dataclasses
@@ -59,6 +61,7 @@ class RadialPDEScenario(Scenario):
     t0: float = 0.0
     t_end: float = 1500.0
     figure: str = ""
+    float64_only: bool = False
 
     @property
     def model_name(self) -> str:
@@ -86,6 +89,9 @@ class RadialPDEScenario(Scenario):
         params = self.params if params is None else params
         if dtype is not None and jnp.dtype(dtype) != jnp.asarray(0.0).dtype:
             raise ValueError("the PDE scenarios run in the current default precision; use --x64 for float64")
+        if self.float64_only and jnp.asarray(0.0).dtype != jnp.float64:
+            raise ValueError("this scenario reproduces the authors' Octave run, which float32 misses by about 0.2% "
+                             "over 100 h: run it in float64 (--x64, or tumorjax.enable_x64())")
         start = time.perf_counter()
         sol = self.solve(params, t_end=t_end, progress=progress)
         sol.series.block_until_ready()
@@ -210,16 +216,18 @@ _REFERENCE_ROWS = {"weak-central", "weak-wide", "strong-central", "strong-wide",
                    "reinjection-wide"}
 
 for _name, _fig, _desc, _changes, _protocol, _t_end in _ROWS:
-    register(RadialPDEScenario(name=f"ov-pde-{_name}", description=f"radial PDE (2.8): {_desc}",
+    register(RadialPDEScenario(name=f"ov-pde-{_name}", description=f"radial PDE (2.8): {_desc}; the paper's drift "
+                               f"(chi/phi*) grad(phi), q = 8.34e-3 (the ABM matches ov-pde-{_name}-reference)",
                                source=f"{_SRC}; {_fig}", params=RadialSetup(**_changes), protocol=_protocol,
                                t_end=float(_t_end), figure=_fig))
     if _name in _REFERENCE_ROWS:
         register(RadialPDEScenario(
             name=f"ov-pde-{_name}-reference",
-            description=f"authors' scheme (dt = 1e-4 h, q = 9.34e-3): {_desc}",
+            description=f"authors' scheme (dt = 1e-4 h, q = 9.34e-3, the code's drift chi grad(phi), as the ov-abm "
+                        f"scenarios; float64 only: run with --x64): {_desc}",
             source=f"{_SRC}; {_fig}; helpers/pde_immune_dynamics.m",
             params=RadialSetup(**_changes, **_REF_PARAMS),
-            protocol=_protocol, t_end=float(_t_end), base=_REF_CONFIG, figure=_fig))
+            protocol=_protocol, t_end=float(_t_end), base=_REF_CONFIG, figure=_fig, float64_only=True))
 
 register(RadialPDEScenario(
     name="ov-pde-oscillations",

@@ -47,6 +47,10 @@ class Protocol(eqx.Module):
             a = np.asarray(v)
             if np.any(np.isnan(a)) or (name != "t_injections" and np.any(a < 0)):
                 raise ValueError(f"Protocol.{name} must be a non-negative number, got {a}")
+        for name in ("t_switch", "t_threshold_start"):
+            v = getattr(self, name)
+            if is_concrete(v) and np.any(np.isnan(np.asarray(v))):
+                raise ValueError(f"Protocol.{name} must be a time in h (inf for never), got {np.asarray(v)}")
         if is_concrete(self.fraction) and np.any(np.asarray(self.fraction) > 1):
             raise ValueError("Protocol.fraction (share of the uninfected cells an injection infects) must be "
                              f"<= 1, got {np.asarray(self.fraction)}")

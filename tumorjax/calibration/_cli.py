@@ -41,6 +41,20 @@ def comparison_table(fits: dict) -> dict[str, np.ndarray]:
     }
 
 
+def start_warnings(data, t0: float, V0: float, fit_V0: bool) -> list[str]:
+    """Why a fixed start `V0` at `t0` may not suit `data` (the growth laws' defaults describe caliper volumes)."""
+    if fit_V0:
+        return []
+    out = []
+    if t0 < 0:
+        out.append(f"V0 = {V0:g} is fixed at t0 = {t0:g} {data.time_unit} (the earliest time) for every subject; "
+                   "pass --fit-v0 to fit each subject's start")
+    if data.unit != "mm^3":
+        out.append(f"the values are in {data.unit}, while V0 = {V0:g} and the default noise model are for volumes in "
+                   "mm^3; pass --fit-v0 (or --v0 in the data's unit)")
+    return out
+
+
 def run_fit(args) -> int:
     """Fit each `--model` law to every subject (one vmapped call per law) and write the outputs."""
     from ..core import enable_x64
@@ -49,6 +63,9 @@ def run_fit(args) -> int:
     subjects = args.subjects.split(",") if args.subjects else None
     data = load_data(args.data, args.data_dir, subjects, args.condition)
     t0 = min(0.0, float(data.time.min()))
+    warnings = start_warnings(data, t0, args.v0, args.fit_v0)
+    for w in warnings:
+        print(f"tumorjax fit: warning: {w}", file=__import__("sys").stderr)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fits, start = {}, time.perf_counter()
@@ -68,7 +85,7 @@ def run_fit(args) -> int:
         f.plot(out / f"fit_{law}.png", log=args.data != "conte")
     write_csv(out / "comparison.csv", table)
     summary = {"data": data.describe(), "source": data.source, "noise": args.noise, "V0": args.v0, "t0": t0,
-               "fit_V0": args.fit_v0, "laws": list(fits), "subjects": data.subjects,
+               "fit_V0": args.fit_v0, "warnings": warnings, "laws": list(fits), "subjects": data.subjects,
                "ranking_by_sum_aic": [list(fits)[j] for j in order], "wall_time_s": time.perf_counter() - start,
                "comparison": {law: {k: v[j] for k, v in table.items() if k != "law_index"}
                               for j, law in enumerate(fits)},

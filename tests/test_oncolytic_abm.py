@@ -393,5 +393,5 @@ def test_bad_state_and_lattice_settings_are_refused_before_tracing():
     with pytest.raises(ValueError, match=r"L / delta must be a whole number.*L = 1.55"):
         LatticeConfig(L=1.55)
     assert LatticeConfig(L=0.3).n_sites == 7  # 0.3 / 0.1 = 2.9999999999999996: a whole number to round-off
-    with jax.enable_x64(False), pytest.raises(ValueError, match="needs float64 enabled"):
+    with jax.enable_x64(False), pytest.raises(ValueError, match="float64 requested but JAX x64 is off"):
         simulate_lattice(REFERENCE_CODE, jax.random.key(0), 1.0, _small(dtype="float64"))

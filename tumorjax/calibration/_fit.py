@@ -36,8 +36,7 @@ def _starts(problem: Problem, n_series: int, n_starts: int, key, spread, starts)
         if not np.all(np.isfinite(natural)):
             raise ValueError(f"starts must be finite, got {natural.tolist()}")
         for row in natural:
-            for name, tr, x in zip(problem.names, problem.transforms, row):
-                tr.check(name, x)
+            problem.check_natural(row)
         z = problem.to_z(natural)
         return jnp.broadcast_to(z, (n_series, *z.shape))
     key = jax.random.PRNGKey(key) if isinstance(key, int) else key

@@ -97,7 +97,11 @@ class Problem(eqx.Module):
             raise ValueError(f"rtol and atol must be finite and > 0, got rtol={rtol!r}, atol={atol!r}")
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps!r}")
-        for name, tr, x in zip(self.names, self.transforms, self.natural_start()):
+        self.check_natural(self.natural_start())
+
+    def check_natural(self, natural) -> None:
+        """Raise a `ValueError` if a value (natural scale, `names` order) is outside its transform's domain."""
+        for name, tr, x in zip(self.names, self.transforms, natural):
             tr.check(name, x)
 
     def known_names(self) -> tuple[str, ...]:

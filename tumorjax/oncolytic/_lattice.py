@@ -37,6 +37,7 @@ import numpy as np
 from jax import lax
 
 from ..core._params import is_concrete
+from ..core._precision import resolve_dtype
 from ._lattice_events import for_each_event, padded_length, scatter_add
 from ._params import OncolyticParams
 
@@ -598,9 +599,7 @@ def check_inputs(params: OncolyticParams, config: LatticeConfig, state: LatticeS
     """Before tracing: the parameters (`LatticeConfig.check`), float64 only with x64 on, and a given `state`:
     (N, N) fields for the lattice's N sites, counts >= 0 and 0 <= phi <= phi* (values when concrete)."""
     config.check(params)
-    if config.dtype == "float64" and not jax.config.jax_enable_x64:
-        raise ValueError("LatticeConfig(dtype='float64') needs float64 enabled (tumorjax.enable_x64() or --x64); "
-                         "without it JAX would compute in float32")
+    resolve_dtype(config.dtype)  # float64 needs x64 on (else JAX would compute in float32)
     if state is None:
         return
     if not isinstance(state, LatticeState):

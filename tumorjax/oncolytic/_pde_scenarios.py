@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import Scenario, ScenarioResult, param, register
+from ..core._precision import default_float
 from ..core._scenario import _jsonable
 from ._metrics import fisher_speed, front_speed, icp, tcp
 from ._params import OncolyticParams
@@ -87,9 +88,9 @@ class RadialPDEScenario(Scenario):
 
     def run(self, params=None, *, t_end=None, dtype=None, progress=False) -> ScenarioResult:
         params = self.params if params is None else params
-        if dtype is not None and jnp.dtype(dtype) != jnp.asarray(0.0).dtype:
+        if dtype is not None and jnp.dtype(dtype) != default_float():
             raise ValueError("the PDE scenarios run in the current default precision; use --x64 for float64")
-        if self.float64_only and jnp.asarray(0.0).dtype != jnp.float64:
+        if self.float64_only and default_float() != jnp.float64:
             raise ValueError("this scenario reproduces the authors' Octave run, which float32 misses by about 0.2% "
                              "over 100 h: run it in float64 (--x64, or tumorjax.enable_x64())")
         start = time.perf_counter()

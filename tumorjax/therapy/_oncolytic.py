@@ -221,7 +221,7 @@ def threshold_schedule(problem: InjectionProblem, threshold: float,
     `Protocol` reports only the number of triggers and the first and last triggered times, so one
     solve counts them and they are then found one by one: solve with the times found so far as fixed
     injections and the rule active after the last of them; its first trigger is the next time (one
-    solve per injection, all of one shape: one compilation). On the step grid, so
+    solve per injection, all of one shape: two compilations in all). On the step grid, so
     [`simulate_injections`][] reproduces the rule's solution exactly.
     """
     c = problem.constraints

@@ -23,7 +23,7 @@ import numpy as np
 from ..core import ODEModel
 from ..core._simulate import checked_params, initial_state
 from ._constraints import Constraints
-from ._schedules import BolusSchedule, InfusionSchedule, simulate_boluses, simulate_infusion
+from ._schedules import BolusSchedule, InfusionSchedule, check_n_save, simulate_boluses, simulate_infusion
 
 OBJECTIVES = ("final", "auc", "ttp", "dose")
 
@@ -101,8 +101,8 @@ class ScheduleProblem(eqx.Module):
         for name, v in (("ttp_width", ttp_width), ("dose_scale", 1.0 if dose_scale is None else dose_scale)):
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be finite and > 0, got {v}")
-        if n_save is not None and not (isinstance(n_save, int | np.integer) and n_save >= 2):
-            raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
+        if n_save is not None:
+            check_n_save(n_save)
         self.constraints, self.dosed_state, self.burden_states, self.objective = (
             constraints, dosed_state, burden_states, objective)
         self.dose_weight, self.target, self.target_weight = float(dose_weight), target, float(target_weight)

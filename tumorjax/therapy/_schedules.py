@@ -109,6 +109,12 @@ def _segment(model, params, y, t_a, length, n_save, solver, rtol, atol, max_step
     return t_a + s * length, sol.ys, ok
 
 
+def check_n_save(n_save) -> None:
+    """Saved points per simulation: an integer >= 2 (the start and the end)."""
+    if not (isinstance(n_save, int | np.integer) and n_save >= 2):
+        raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
+
+
 def simulate_boluses(model, params, y0, schedule: BolusSchedule, horizon, *, n_save: int = 41, solver=None,
                      rtol=None, atol=None, max_steps: int = 16_384):
     r"""Simulate `model` over `[0, horizon]` with the doses of `schedule` as state jumps.
@@ -124,8 +130,7 @@ def simulate_boluses(model, params, y0, schedule: BolusSchedule, horizon, *, n_s
     if model.jump_times() is not None:
         raise ValueError(f"{type(model).__name__} carries its own time-dependent infusion; "
                          "simulate boluses on a model without one")
-    if not (isinstance(n_save, int | np.integer) and n_save >= 2):
-        raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
+    check_n_save(n_save)
     index = model.state_index(schedule.state)
     dtype = jnp.result_type(float)
     order = jnp.argsort(schedule.times)

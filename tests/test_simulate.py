@@ -91,7 +91,7 @@ def test_bad_inputs_fail_clearly():
         tj.simulate(model, tj.GrowthParams(), [1.0, 2.0], (0.0, 1.0))
     with pytest.raises(ValueError, match="unknown killing 'holling4'"):
         tj.TumourEffector(killing="holling4")
-    with pytest.raises(ValueError, match="n_save must be an int >= 2.*got 0"):
+    with pytest.raises(ValueError, match="n_save must be an integer >= 2.*got 0"):
         tj.simulate(model, None, [1.0, 2.0], (0.0, 1.0), n_save=0)
     with pytest.raises(ValueError, match="ts must be 1D with at least one time"):
         tj.simulate(model, None, [1.0, 2.0], (0.0, 1.0), ts=[])

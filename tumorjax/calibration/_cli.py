@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -65,7 +66,7 @@ def run_fit(args) -> int:
     t0 = min(0.0, float(data.time.min()))
     warnings = start_warnings(data, t0, args.v0, args.fit_v0)
     for w in warnings:
-        print(f"tumorjax fit: warning: {w}", file=__import__("sys").stderr)
+        print(f"tumorjax fit: warning: {w}", file=sys.stderr)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fits, start = {}, time.perf_counter()
@@ -77,7 +78,7 @@ def run_fit(args) -> int:
                                  max_steps=args.max_steps)
     if args.progress:
         _draw(1.0)
-        print(file=__import__("sys").stderr)
+        print(file=sys.stderr)
     table = comparison_table(fits)
     order = np.argsort(table["sum_aic"])
     for law, f in fits.items():

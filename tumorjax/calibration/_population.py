@@ -6,14 +6,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtri
 
 from ..data import Dataset
 from ._criteria import aic, bic
 from ._fit import _best
 from ._optimize import _check, forward_gradient, minimize, spread_starts
 from ._problem import FORWARD_UP_TO, HESSIAN_ADJOINT, Problem
-from ._uncertainty import check_level, covariance
+from ._uncertainty import check_level, covariance, normal_quantile
 
 
 def _layout(problem: Problem, shared, individual):
@@ -130,7 +129,7 @@ def fit_population(problem: Problem, dataset: Dataset, *, shared, individual, su
     H = np.asarray(_population_hessian(problem, w, tuple(i_sh), tuple(i_in), time, value, mask))
     cov = covariance(H)
     se_w = np.full(w.shape, np.nan) if cov is None else np.sqrt(np.diag(cov))
-    q = float(ndtri((1 + level) / 2))
+    q = normal_quantile(level)
     z_subj = np.asarray(_assemble(w, i_sh, i_in, n_subj, problem.n_free))
     x_subj = np.asarray(problem.to_natural(z_subj))
     shared_out = {}

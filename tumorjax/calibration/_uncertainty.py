@@ -19,9 +19,14 @@ def check_level(level: float) -> float:
     return float(level)
 
 
+def normal_quantile(level: float) -> float:
+    """$z$ with $P(|N(0, 1)| \\le z) = $ `level`: the half-width, in standard errors, of a Wald interval."""
+    return float(ndtri((1 + check_level(level)) / 2))
+
+
 def chi2_1_quantile(level: float) -> float:
     """The `level` quantile of the chi-square distribution with one degree of freedom."""
-    return float(ndtri((1 + check_level(level)) / 2)) ** 2
+    return normal_quantile(level) ** 2
 
 
 def covariance(information):
@@ -62,7 +67,7 @@ def wald_intervals(problem: Problem, z, information, level: float = 0.95):
     `identifiable`.
     """
     z = np.asarray(z, float)
-    q = float(ndtri((1 + check_level(level)) / 2))
+    q = normal_quantile(level)
     cov = covariance(information)
     if cov is None:
         nan = np.full(z.shape, np.nan)

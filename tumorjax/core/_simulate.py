@@ -57,14 +57,19 @@ def checked_params(model, params, base: type):
     return params
 
 
+def check_n_save(n_save) -> None:
+    """Saved points per simulation: an integer >= 2 (the start and the end)."""
+    if not (isinstance(n_save, int | np.integer) and n_save >= 2):
+        raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
+
+
 def time_grid(t_span, ts, n_save: int, dtype):
     """`(t0, t1, ts)` as arrays: `ts` defaults to `n_save` points over `t_span`; checked when concrete."""
     t0, t1 = (jnp.asarray(t, dtype) for t in t_span)
     if is_concrete(t0, t1) and not float(t1) > float(t0):
         raise ValueError(f"t_span must satisfy t1 > t0, got {tuple(t_span)}")
     if ts is None:
-        if not (isinstance(n_save, (int, np.integer)) and n_save >= 2):
-            raise ValueError(f"n_save must be an int >= 2 (save points including t0 and t1), got {n_save!r}")
+        check_n_save(n_save)
         ts = jnp.linspace(t0, t1, n_save, dtype=dtype)
     ts = jnp.asarray(ts, dtype)
     if ts.ndim != 1 or ts.shape[0] < 1:

@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import ODEModel
-from ..core._simulate import checked_params, initial_state
+from ..core._simulate import check_n_save, checked_params, initial_state
 from ._constraints import Constraints
-from ._schedules import BolusSchedule, InfusionSchedule, check_n_save, simulate_boluses, simulate_infusion
+from ._schedules import BolusSchedule, InfusionSchedule, simulate_boluses, simulate_infusion
 
 OBJECTIVES = ("final", "auc", "ttp", "dose")
 

@@ -17,7 +17,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ..core import PiecewiseConstant, simulate
-from ..core._simulate import DEFAULT_TOLERANCES
+from ..core._simulate import DEFAULT_TOLERANCES, check_n_save
 
 
 class BolusSchedule(eqx.Module):
@@ -107,12 +107,6 @@ def _segment(model, params, y, t_a, length, n_save, solver, rtol, atol, max_step
                               max_steps=max_steps, throw=False)
     ok = sol.result == diffrax.RESULTS.successful
     return t_a + s * length, sol.ys, ok
-
-
-def check_n_save(n_save) -> None:
-    """Saved points per simulation: an integer >= 2 (the start and the end)."""
-    if not (isinstance(n_save, int | np.integer) and n_save >= 2):
-        raise ValueError(f"n_save must be an integer >= 2 (saved points, start and end included), got {n_save!r}")
 
 
 def simulate_boluses(model, params, y0, schedule: BolusSchedule, horizon, *, n_save: int = 41, solver=None,
